@@ -1,0 +1,3 @@
+module github.com/respcache/respcache
+
+go 1.26
