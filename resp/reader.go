@@ -94,17 +94,37 @@ func (r *Reader) ReadBatch(max int) ([]Command, error) {
 }
 
 // Fill reads more input into the buffer without parsing it. The proxy uses
-// it to notice a client that hangs up while its blocking command waits; data
-// read here is parsed by the next ReadBatch. It must not be called
-// concurrently with ReadBatch, and it invalidates the last batch.
+// it to notice a client that hangs up while its blocking command waits.
+// Unlike the reads ReadBatch makes, it never moves buffered bytes, so the
+// commands of the batch being executed stay valid; data read here is parsed
+// by the next ReadBatch. A timeout (the caller interrupting it with a
+// deadline) is returned but not remembered. It must not be called
+// concurrently with ReadBatch.
 func (r *Reader) Fill() error {
 	if r.err != nil {
 		return r.err
 	}
-	err := r.fill()
-	if err != nil {
-		r.err = err
+	if r.w == len(r.buf) {
+		if len(r.buf) >= r.maxQuery() {
+			return ErrQueryBufferLimit
+		}
+		nb := make([]byte, min(2*len(r.buf), r.maxQuery()))
+		r.w = copy(nb, r.buf[r.r:r.w])
+		r.r = 0
+		r.buf = nb
 	}
+	n, err := r.rd.Read(r.buf[r.w:])
+	r.w += n
+	if n > 0 {
+		return nil
+	}
+	if err == nil {
+		err = io.ErrNoProgress
+	}
+	if ne, ok := err.(interface{ Timeout() bool }); ok && ne.Timeout() {
+		return err
+	}
+	r.err = err
 	return err
 }
 

@@ -14,45 +14,72 @@ var ErrBadReply = errors.New("resp: malformed reply")
 // holds only part of one, or ErrBadReply. An attribute (|) is part of the
 // reply that follows it. It allocates nothing and does not recurse.
 func ScanReply(b []byte) (int, error) {
-	pos := 0
-	pending := 1 // elements still to scan
+	var s ReplyScanner
+	return s.Scan(b)
+}
+
+// ReplyScanner is ScanReply that resumes: after an incomplete result it
+// remembers the last element boundary, so a reply arriving in many reads
+// (a million-element LRANGE) is scanned once, not once per read. The zero
+// value is ready.
+type ReplyScanner struct {
+	pos, pending int
+}
+
+// Scan scans b, which starts at the same reply as on the previous calls
+// (with more bytes appended) until a call returns n > 0 or an error; then
+// the scanner is reset for the next reply.
+func (s *ReplyScanner) Scan(b []byte) (int, error) {
+	pos, pending := s.pos, s.pending
+	if pending == 0 {
+		pos, pending = 0, 1
+	}
 	for pending > 0 {
 		if pos >= len(b) {
+			s.pos, s.pending = pos, pending
 			return 0, nil
 		}
 		nl := bytes.IndexByte(b[pos:], '\n')
 		if nl < 0 {
+			s.pos, s.pending = pos, pending
 			return 0, nil
 		}
 		if nl < 2 || b[pos+nl-1] != '\r' {
+			s.pos, s.pending = 0, 0
 			return 0, ErrBadReply
 		}
 		line := b[pos+1 : pos+nl-1]
 		t := b[pos]
-		pos += nl + 1
-		pending--
+		next := pos + nl + 1
 		switch t {
 		case '+', '-', ':', '_', ',', '#', '(':
+			pending--
 		case '$', '!', '=':
 			n, ok := parseInt(line)
 			if !ok || n < -1 || (n == -1 && t != '$') {
+				s.pos, s.pending = 0, 0
 				return 0, ErrBadReply
 			}
 			if n >= 0 {
-				if int64(len(b)-pos) < n+2 {
+				if int64(len(b)-next) < n+2 {
+					s.pos, s.pending = pos, pending
 					return 0, nil
 				}
-				pos += int(n)
-				if b[pos] != '\r' || b[pos+1] != '\n' {
+				next += int(n)
+				if b[next] != '\r' || b[next+1] != '\n' {
+					s.pos, s.pending = 0, 0
 					return 0, ErrBadReply
 				}
-				pos += 2
+				next += 2
 			}
+			pending--
 		case '*', '~', '>', '%', '|':
 			n, ok := parseInt(line)
 			if !ok || n < -1 || (n == -1 && t != '*') || n > 1<<40 {
+				s.pos, s.pending = 0, 0
 				return 0, ErrBadReply
 			}
+			pending--
 			if n > 0 {
 				if t == '%' || t == '|' {
 					n *= 2
@@ -63,9 +90,12 @@ func ScanReply(b []byte) (int, error) {
 				pending++ // the reply the attribute belongs to
 			}
 		default:
+			s.pos, s.pending = 0, 0
 			return 0, ErrBadReply
 		}
+		pos = next
 	}
+	s.pos, s.pending = 0, 0
 	return pos, nil
 }
 

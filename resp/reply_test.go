@@ -159,3 +159,34 @@ func wholeArgs(in []byte) [][][]byte {
 		}
 	}
 }
+
+// Feeding a reply in pieces to one ReplyScanner finds the same end as one
+// scan of the whole.
+func TestReplyScannerResumes(t *testing.T) {
+	var b []byte
+	b = append(b, "*1000\r\n"...)
+	for i := 0; i < 1000; i++ {
+		b = append(b, "$5\r\nhello\r\n"...)
+	}
+	whole, err := ScanReply(b)
+	if err != nil || whole != len(b) {
+		t.Fatalf("whole: %d %v", whole, err)
+	}
+	for _, step := range []int{1, 7, 100, 4096} {
+		var s ReplyScanner
+		got := 0
+		for end := step; got == 0; end += step {
+			if end > len(b) {
+				end = len(b)
+			}
+			n, err := s.Scan(b[:end])
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = n
+		}
+		if got != whole {
+			t.Fatalf("step %d: %d, want %d", step, got, whole)
+		}
+	}
+}
