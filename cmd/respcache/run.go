@@ -1,0 +1,189 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/respcache/respcache/config"
+	"github.com/respcache/respcache/proxy"
+	"github.com/respcache/respcache/store/redis"
+)
+
+// serve builds respcache from cfg, runs it until SIGTERM or SIGINT, then
+// drains: stop accepting, finish in-flight commands within
+// shutdown_timeout, exit 0.
+func serve(cfg *config.Config, stderr io.Writer) int {
+	log := newLogger(cfg.Log, stderr)
+	if cfg.Backend.Type != "redis" {
+		fmt.Fprintln(stderr, "respcache: the embedded disk store (backend.type disk, the default) is not built yet; "+
+			"run in front of a Redis instead: respcache --upstream 127.0.0.1:6379")
+		return 1
+	}
+	up, srv, err := build(cfg, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "respcache: %v\n", err)
+		return 1
+	}
+	defer up.Close()
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		fmt.Fprintf(stderr, "respcache: %v\n", err)
+		return 1
+	}
+	log.Info("respcache listening", "addr", ln.Addr().String(), "upstream", strings.Join(cfg.Backend.Redis.Addrs, ","),
+		"topology", cfg.Backend.Redis.Topology, "version", version)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sig)
+	select {
+	case err := <-errc:
+		log.Error("listener failed", "err", err)
+		return 1
+	case s := <-sig:
+		log.Info("draining", "signal", s.String(), "timeout", time.Duration(cfg.ShutdownTimeout).String())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(cfg.ShutdownTimeout))
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		log.Warn("shutdown timeout reached; closed the remaining clients", "err", err)
+	}
+	log.Info("stopped")
+	return 0
+}
+
+// build maps the configuration onto the packages' own Config structs.
+func build(cfg *config.Config, log *slog.Logger) (*redis.Client, *proxy.Server, error) {
+	rc := cfg.Backend.Redis
+	upTLS, err := upstreamTLS(rc.TLS)
+	if err != nil {
+		return nil, nil, err
+	}
+	up, err := redis.New(redis.Config{
+		Addrs:        rc.Addrs,
+		Topology:     rc.Topology,
+		MasterName:   rc.MasterName,
+		Username:     rc.Username,
+		Password:     rc.Password,
+		TLS:          upTLS,
+		Lanes:        rc.PoolSize,
+		MaxPinned:    rc.MaxPinned,
+		DialTimeout:  time.Duration(rc.DialTimeout),
+		ReadTimeout:  time.Duration(rc.ReadTimeout),
+		WriteTimeout: time.Duration(rc.WriteTimeout),
+		Logger:       log,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	lnTLS, err := listenerTLS(cfg.TLS)
+	if err != nil {
+		up.Close()
+		return nil, nil, err
+	}
+	srv, err := proxy.New(proxy.Config{
+		Password:            cfg.Auth.ResolvedPassword,
+		TLS:                 lnTLS,
+		MaxClients:          cfg.Limits.MaxClients,
+		IdleTimeout:         time.Duration(cfg.Limits.IdleTimeout),
+		DenyCommands:        cfg.Limits.DenyCommands,
+		ClientOutputBuffer:  int64(cfg.Limits.ClientOutputBuffer),
+		ProtoMaxBulkLen:     int64(cfg.Limits.ProtoMaxBulkLen),
+		UpstreamReadTimeout: time.Duration(rc.ReadTimeout),
+		DefaultDB:           rc.DB,
+		Logger:              log,
+	}, up)
+	if err != nil {
+		up.Close()
+		return nil, nil, err
+	}
+	return up, srv, nil
+}
+
+func newLogger(lc config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	switch lc.Level {
+	case "debug":
+		level = slog.LevelDebug
+	case "warn":
+		level = slog.LevelWarn
+	case "error":
+		level = slog.LevelError
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if lc.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func listenerTLS(t config.TLS) (*tls.Config, error) {
+	if !t.Enabled() {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("tls: %w", err)
+	}
+	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if t.CAFile != "" {
+		pool, err := loadCAs(t.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("tls.ca_file: %w", err)
+		}
+		tc.ClientCAs = pool
+	}
+	switch t.ClientAuth {
+	case "request":
+		tc.ClientAuth = tls.VerifyClientCertIfGiven
+	case "require":
+		tc.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	return tc, nil
+}
+
+func upstreamTLS(t config.RedisTLS) (*tls.Config, error) {
+	if !t.Active() {
+		return nil, nil
+	}
+	tc := &tls.Config{ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify, MinVersion: tls.VersionTLS12}
+	if t.CAFile != "" {
+		pool, err := loadCAs(t.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("backend.redis.tls.ca_file: %w", err)
+		}
+		tc.RootCAs = pool
+	}
+	if t.CertFile != "" || t.KeyFile != "" {
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("backend.redis.tls: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
+}
+
+func loadCAs(file string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, errors.New(file + ": no PEM certificates found")
+	}
+	return pool, nil
+}

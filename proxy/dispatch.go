@@ -1,0 +1,228 @@
+package proxy
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/respcache/respcache/resp"
+	"github.com/respcache/respcache/store/redis"
+)
+
+// dispatch executes one command of a batch into its slot. The checks come
+// in redis-server's order: unknown command, arity, authentication, ACL.
+func (s *session) dispatch(cmd *resp.Command, sl *slot) {
+	args := cmd.Args
+	c := lookupCommand(args)
+	if c != nil {
+		s.curCmd = c.Name
+	} else {
+		s.curCmd = ""
+	}
+	switch s.replyMode {
+	case replyOff:
+		sl.noReply = true
+	case replySkip:
+		sl.noReply = true
+		s.replyMode = replyOn
+	}
+	if !s.authed {
+		// Unauthenticated commands never reach the upstream, so their
+		// errors are written here with redis-server's texts.
+		if c == nil {
+			sl.errorf(unknownCommand(args))
+			return
+		}
+		if len(c.Subcommands) > 0 && len(args) >= 2 && !strings.Contains(c.Name, "|") {
+			sl.errorf(unknownSubcommand(c, args[1]))
+			return
+		}
+		if !c.arityOK(len(args)) {
+			sl.errorf(wrongArity(c))
+			return
+		}
+		if !c.Has(FlagNoAuth) {
+			sl.raw("-NOAUTH Authentication required.\r\n")
+			return
+		}
+	}
+	if c != nil && len(s.srv.deny) > 0 && (s.srv.deny[c.Name] || s.srv.deny[parentName(c.Name)]) {
+		sl.errorf("NOPERM this user has no permissions to run the '" + c.Name + "' command")
+		return
+	}
+	switch {
+	case s.pubsub:
+		s.dispatchPubsub(cmd, c, sl)
+	case s.pin != nil:
+		s.dispatchPinned(cmd, c, sl)
+	default:
+		s.dispatchFree(cmd, c, sl)
+	}
+}
+
+func parentName(name string) string {
+	if i := strings.IndexByte(name, '|'); i >= 0 {
+		return name[:i]
+	}
+	return ""
+}
+
+// dispatchFree handles a command of a client with no pinned connection.
+func (s *session) dispatchFree(cmd *resp.Command, c *Command, sl *slot) {
+	if c == nil {
+		s.forward(cmd, nil, sl)
+		return
+	}
+	if s.local(cmd, c, sl) {
+		return
+	}
+	switch c.Name {
+	case "multi", "watch":
+		if s.pinFor(cmd, c, sl) {
+			s.dispatchPinned(cmd, c, sl)
+		}
+		return
+	case "subscribe", "psubscribe", "ssubscribe", "monitor", "client|tracking":
+		// Tracking pushes invalidations at any time, like a subscription.
+		s.startPubsub(cmd, c, sl)
+		return
+	case "client|caching", "client|no-evict":
+		if s.pinFor(cmd, c, sl) {
+			s.sticky = true
+			s.dispatchPinned(cmd, c, sl)
+		}
+		return
+	}
+	if isBlocking(c, cmd.Args) {
+		s.blockingOnce(cmd, c, sl)
+		return
+	}
+	if s.srv.up.Topology() == redis.Cluster && s.fanout(cmd, c, sl) {
+		return
+	}
+	s.forward(cmd, c, sl)
+}
+
+// isBlocking reports commands that may wait for another client: they run
+// on a pinned connection so they cannot hold up a shared lane.
+func isBlocking(c *Command, args [][]byte) bool {
+	switch c.Name {
+	case "xread", "xreadgroup":
+		for _, a := range args[1:] {
+			if isName(a, "block") {
+				return true
+			}
+			if isName(a, "streams") {
+				return false
+			}
+		}
+		return false
+	case "wait", "debug":
+		return true // WAIT and DEBUG SLEEP hold the connection by design
+	}
+	return c.Has(FlagBlocking)
+}
+
+// forward queues cmd on the lane of the node that serves its keys.
+func (s *session) forward(cmd *resp.Command, c *Command, sl *slot) {
+	var lane *redis.Lane
+	if s.srv.up.Topology() != redis.Cluster {
+		if s.lane == nil || s.laneDB != s.db || s.laneP != s.proto {
+			n, err := s.srv.up.Route(-1)
+			if err != nil {
+				sl.req.Err = err
+				return
+			}
+			s.lane, s.laneDB, s.laneP = n.Lane(s.db, s.proto, int(s.id)), s.db, s.proto
+		}
+		lane = s.lane
+	} else {
+		slotNo, ok := s.slotOf(cmd.Args, c, sl)
+		if !ok {
+			return
+		}
+		n, err := s.srv.up.Route(slotNo)
+		if err != nil {
+			sl.req.Err = err
+			return
+		}
+		lane = n.Lane(s.db, s.proto, int(s.id))
+	}
+	sl.req.Raw = cmd.Raw
+	sl.req.Done = &s.wg
+	s.wg.Add(1)
+	lane.Submit(&sl.req)
+	for _, l := range s.touched {
+		if l == lane {
+			return
+		}
+	}
+	s.touched = append(s.touched, lane)
+}
+
+// slotOf returns the hash slot of the command's keys (-1: no keys), or
+// writes CROSSSLOT into sl and returns false.
+func (s *session) slotOf(args [][]byte, c *Command, sl *slot) (int, bool) {
+	if c == nil {
+		return -1, true
+	}
+	s.keyPos = c.appendKeyPositions(s.keyPos[:0], args)
+	slotNo := -1
+	for _, p := range s.keyPos {
+		k := keySlot(args[p])
+		if slotNo == -1 {
+			slotNo = k
+		} else if k != slotNo {
+			sl.errorf("CROSSSLOT Keys in request don't hash to the same slot")
+			return 0, false
+		}
+	}
+	return slotNo, true
+}
+
+// unknownCommand is redis-server's reply text for an unknown command.
+func unknownCommand(args [][]byte) string {
+	var b strings.Builder
+	for _, a := range args[1:] {
+		if b.Len() >= 128 {
+			break
+		}
+		room := 128 - b.Len()
+		if len(a) > room {
+			a = a[:room]
+		}
+		b.WriteByte('\'')
+		b.Write(a)
+		b.WriteString("' ")
+	}
+	name := args[0]
+	if len(name) > 128 {
+		name = name[:128]
+	}
+	return sanitize("ERR unknown command '" + string(name) + "', with args beginning with: " + b.String())
+}
+
+func unknownSubcommand(c *Command, sub []byte) string {
+	if len(sub) > 128 {
+		sub = sub[:128]
+	}
+	return sanitize("ERR unknown subcommand '" + string(sub) + "'. Try " + strings.ToUpper(c.Name) + " HELP.")
+}
+
+func wrongArity(c *Command) string {
+	return "ERR wrong number of arguments for '" + c.Name + "' command"
+}
+
+// sanitize maps CR and LF to spaces, as addReplyErrorFormat does.
+func sanitize(s string) string {
+	return strings.NewReplacer("\r", " ", "\n", " ").Replace(s)
+}
+
+func atoiDB(b []byte) (int, bool) {
+	v, ok := resp.ParseInt(b)
+	if !ok || v < -1<<31 || v > 1<<31-1 {
+		return 0, false
+	}
+	return int(v), true
+}
+
+func itoa(v int) string { return strconv.Itoa(v) }

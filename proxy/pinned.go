@@ -1,0 +1,328 @@
+package proxy
+
+import (
+	"context"
+	"time"
+
+	"github.com/respcache/respcache/resp"
+	"github.com/respcache/respcache/store/redis"
+)
+
+// A client gets a pinned upstream connection while it holds state that
+// lives on a server connection:
+//
+//   - MULTI ... EXEC/DISCARD and WATCH ... EXEC/DISCARD/UNWATCH: every
+//     command in between runs on the pinned connection, in order, one
+//     round trip each;
+//   - a blocking command outside a transaction: pinned for that command
+//     only; while it waits, the client socket is watched, and a client that
+//     hangs up cancels it (its connection is closed, which unblocks Redis);
+//   - the subscribe family and MONITOR: replies and pushes are relayed by a
+//     pump goroutine from then on, for the rest of the connection (or until
+//     RESET): a subscriber's connection is dedicated to it in practice, and
+//     keeping it pinned avoids having to tell a reply from a push;
+//   - CLIENT TRACKING, CACHING and NO-EVICT: for the rest of the connection.
+//
+// Before the first command that goes to a pinned connection, the client's
+// queued lane commands are flushed and answered, so the server sees the
+// client's commands in the order they were sent.
+
+// pinFor pins a connection for cmd (node by its keys in a cluster) and
+// reports success; on failure the error is in sl.
+func (s *session) pinFor(cmd *resp.Command, c *Command, sl *slot) bool {
+	s.flushLanes()
+	var node *redis.Node
+	if s.srv.up.Topology() == redis.Cluster {
+		slotNo, ok := s.slotOf(cmd.Args, c, sl)
+		if !ok {
+			return false
+		}
+		if slotNo >= 0 {
+			n, err := s.srv.up.Route(slotNo)
+			if err != nil {
+				sl.req.Err = err
+				return false
+			}
+			node = n
+		}
+	}
+	p, err := s.srv.up.Pin(s.ctx, node, s.db, s.proto)
+	if err != nil {
+		sl.req.Err = err
+		return false
+	}
+	s.pin = p
+	s.pinKeyDB, s.pinKeyProto = s.db, s.proto
+	s.pinDB, s.pinProt = s.db, s.proto
+	return true
+}
+
+// unpin releases the pinned connection, reusable only when it carries no
+// state and still has the database and protocol it was pinned with.
+func (s *session) unpin(reusable bool) {
+	if s.pin == nil {
+		return
+	}
+	if s.pumpDone != nil {
+		s.cancel() // stops the pump's read
+		<-s.pumpDone
+		s.pumpDone = nil
+		s.ctx, s.cancel = context.WithCancel(context.Background())
+		reusable = false
+	}
+	reusable = reusable && s.pinDB == s.pinKeyDB && s.pinProt == s.pinKeyProto
+	s.pin.Release(reusable)
+	s.pin = nil
+	s.inMulti, s.watching, s.sticky, s.pubsub = false, false, false, false
+	s.multiDB = -1
+}
+
+func (s *session) maybeUnpin() {
+	if !s.inMulti && !s.watching && !s.sticky && !s.pubsub {
+		s.unpin(true)
+	}
+}
+
+// pinDo runs raw on the pinned connection into sl. A blocking command waits
+// without a timeout, as long as the client is connected.
+func (s *session) pinDo(raw []byte, sl *slot, blocking bool) bool {
+	ctx := s.ctx
+	timeout := s.srv.cfg.UpstreamReadTimeout
+	var stopWatch func()
+	if blocking {
+		timeout = 0
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(s.ctx)
+		stopWatch = s.watchHangup(cancel)
+		defer cancel()
+	}
+	reply, err := s.pin.Do(ctx, raw, sl.req.Reply[:0], timeout)
+	if stopWatch != nil {
+		stopWatch()
+	}
+	if err != nil {
+		sl.req.Err = err
+		s.unpin(false)
+		return false
+	}
+	sl.req.Reply = reply
+	return true
+}
+
+// watchHangup reads from the client while a blocking command waits; if the
+// client hangs up, cancel is called. Bytes that arrive are kept for the
+// next batch. The returned stop interrupts the read and waits for it.
+func (s *session) watchHangup(cancel context.CancelFunc) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			if err := s.rd.Fill(); err != nil {
+				if ne, ok := err.(interface{ Timeout() bool }); !ok || !ne.Timeout() {
+					cancel()
+				}
+				return
+			}
+		}
+	}()
+	return func() {
+		s.conn.SetReadDeadline(time.Unix(1, 0))
+		<-done
+		s.conn.SetReadDeadline(time.Time{})
+	}
+}
+
+// blockingOnce runs a blocking command on a connection pinned for it alone.
+func (s *session) blockingOnce(cmd *resp.Command, c *Command, sl *slot) {
+	if !s.pinFor(cmd, c, sl) {
+		return
+	}
+	if s.pinDo(cmd.Raw, sl, true) {
+		s.unpin(true)
+	}
+}
+
+// dispatchPinned handles a command while a transaction, watch or sticky
+// state holds a pinned connection.
+func (s *session) dispatchPinned(cmd *resp.Command, c *Command, sl *slot) {
+	args := cmd.Args
+	name := ""
+	if c != nil {
+		name = c.Name
+	}
+	switch name {
+	case "quit", "reset", "auth", "hello", "client|setname", "client|getname", "client|id",
+		"client|info", "client|list", "client|reply", "ping", "echo":
+		if name == "ping" || name == "echo" {
+			if s.inMulti {
+				break // queued by the server like any command
+			}
+		}
+		s.local(cmd, c, sl)
+		return
+	case "select":
+		if s.inMulti {
+			if db, ok := atoiDB(args[1]); ok {
+				s.multiDB = db
+			}
+			break
+		}
+		if !c.arityOK(len(args)) {
+			sl.errorf(wrongArity(c))
+			return
+		}
+		s.selectDB(args[1], sl)
+		if len(sl.req.Reply) > 0 && sl.req.Reply[0] == '+' && s.pinDB != s.db {
+			var tmp slot
+			if s.pinDo(resp.AppendCommand(nil, []byte("SELECT"), args[1]), &tmp, false) {
+				s.pinDB = s.db
+			}
+		}
+		return
+	case "subscribe", "psubscribe", "ssubscribe", "monitor", "client|tracking":
+		if !s.inMulti {
+			s.startPubsub(cmd, c, sl)
+			return
+		}
+	}
+	blocking := !s.inMulti && c != nil && isBlocking(c, args)
+	if !s.pinDo(cmd.Raw, sl, blocking) {
+		return
+	}
+	ok := len(sl.req.Reply) > 0 && sl.req.Reply[0] != '-'
+	switch name {
+	case "multi":
+		s.inMulti = s.inMulti || ok
+	case "watch":
+		s.watching = s.watching || ok
+	case "unwatch":
+		if ok {
+			s.watching = false
+		}
+	case "exec", "discard":
+		if name == "exec" && s.multiDB >= 0 && ok && sl.req.Reply[0] != '_' && string(sl.req.Reply[:min(3, len(sl.req.Reply))]) != "*-1" {
+			s.db, s.pinDB = s.multiDB, s.multiDB
+		}
+		s.inMulti, s.watching, s.multiDB = false, false, -1
+	}
+	s.maybeUnpin()
+}
+
+// switchPinnedProto tells a pinned connection about a HELLO that changed
+// the client's protocol.
+func (s *session) switchPinnedProto() {
+	if s.pin == nil || s.pinProt == s.proto {
+		return
+	}
+	var tmp slot
+	raw := resp.AppendCommandStrings(nil, "HELLO", itoa(s.proto))
+	if s.pubsub {
+		// The pump relays the reply: nothing to read here. The client sees
+		// the upstream's HELLO reply followed by ours; rare enough.
+		if err := s.pin.Write(s.ctx, raw); err == nil {
+			s.pinProt = s.proto
+		}
+		return
+	}
+	if s.pinDo(raw, &tmp, false) {
+		s.pinProt = s.proto
+	}
+}
+
+// startPubsub pins a connection (if none) and starts the pump that relays
+// everything the server sends from now on.
+func (s *session) startPubsub(cmd *resp.Command, c *Command, sl *slot) {
+	if s.pin == nil && !s.pinFor(cmd, c, sl) {
+		return
+	}
+	s.pubsub = true
+	s.flushOutLocked()
+	p := s.pin
+	ctx := s.ctx
+	s.pumpDone = make(chan struct{})
+	go s.pump(ctx, p, s.pumpDone)
+	s.dispatchPubsub(cmd, c, sl)
+}
+
+// flushOutLocked writes replies already decided in this batch before the
+// pump starts writing, so they keep their order.
+func (s *session) flushOutLocked() {
+	s.flushLanes()
+	for i := range s.slots {
+		sl := &s.slots[i]
+		if sl.noReply || (len(sl.req.Reply) == 0 && sl.req.Err == nil) {
+			continue
+		}
+		if sl.req.Err != nil {
+			s.out = appendErrorReply(s.out, sl.req.Err)
+		} else {
+			s.out = append(s.out, sl.req.Reply...)
+		}
+		sl.noReply = true
+	}
+	s.flushOut()
+}
+
+// pump copies replies and pushes from the pinned connection to the client
+// until either side fails or the session ends.
+func (s *session) pump(ctx context.Context, p *redis.Pinned, done chan struct{}) {
+	defer close(done)
+	var buf []byte
+	for {
+		var err error
+		buf, err = p.ReadReply(ctx, buf[:0])
+		if err != nil {
+			if ctx.Err() == nil {
+				s.wmu.Lock()
+				s.conn.Write(appendErrorReply(nil, err))
+				s.wmu.Unlock()
+				s.conn.Close()
+			}
+			return
+		}
+		s.wmu.Lock()
+		_, err = s.conn.Write(buf)
+		s.wmu.Unlock()
+		if err != nil {
+			s.conn.Close()
+			return
+		}
+		if cap(buf) > 64<<10 {
+			buf = nil
+		}
+	}
+}
+
+// dispatchPubsub forwards cmd to the subscribed connection; its reply comes
+// through the pump. QUIT, RESET and AUTH stay local.
+func (s *session) dispatchPubsub(cmd *resp.Command, c *Command, sl *slot) {
+	name := ""
+	if c != nil {
+		name = c.Name
+	}
+	switch name {
+	case "quit", "reset", "auth":
+		s.local(cmd, c, sl)
+		return
+	case "select":
+		if len(cmd.Args) == 2 {
+			if db, ok := atoiDB(cmd.Args[1]); ok && db >= 0 && db < s.srv.up.Databases() {
+				s.db, s.pinDB = db, db
+			}
+		}
+	case "hello":
+		// The upstream answers HELLO here; follow a protocol change so that
+		// local replies (QUIT) use it too.
+		if len(cmd.Args) >= 2 {
+			if v, ok := atoiDB(cmd.Args[1]); ok && (v == 2 || v == 3) {
+				s.proto, s.pinProt = v, v
+			}
+		}
+	}
+	sl.noReply = true
+	if err := s.pin.Write(s.ctx, cmd.Raw); err != nil {
+		sl.noReply = false
+		sl.req.Err = err
+		s.closeAfter = true
+	}
+}

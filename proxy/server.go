@@ -1,0 +1,251 @@
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/respcache/respcache/store/redis"
+)
+
+// Upstream is what the proxy needs from a Redis backend.
+type Upstream interface {
+	// Route returns the node serving a hash slot (-1: any node).
+	Route(slot int) (*redis.Node, error)
+	// Masters returns every node serving slots.
+	Masters() ([]*redis.Node, error)
+	// Pin returns a connection owned by one client (nil node: any).
+	Pin(ctx context.Context, n *redis.Node, db, proto int) (*redis.Pinned, error)
+	// Topology is redis.Standalone, redis.Sentinel or redis.Cluster.
+	Topology() string
+	// ServerVersion is the upstream's redis_version ("" until known).
+	ServerVersion() string
+	// Databases is the number of databases of the upstream.
+	Databases() int
+}
+
+// Config configures a Server. Zero fields take the documented defaults.
+type Config struct {
+	// Password, when set, must be given with AUTH or HELLO AUTH before any
+	// other command. respcache consumes it; it is never forwarded.
+	Password string
+	// TLS, when set, is served on the listener.
+	TLS *tls.Config
+	// MaxClients caps connected clients (default 10000); the next one gets
+	// Redis's "max number of clients reached" and is closed.
+	MaxClients int
+	// IdleTimeout closes a client idle that long (0: never).
+	IdleTimeout time.Duration
+	// DenyCommands are refused with Redis's NOPERM error. Names are
+	// commands ("flushall") or container|subcommand ("config|set").
+	DenyCommands []string
+	// ClientOutputBuffer disconnects a client whose pending replies exceed
+	// it (default 64MiB).
+	ClientOutputBuffer int64
+	// ProtoMaxBulkLen refuses larger bulk strings before buffering them
+	// (default 512MiB).
+	ProtoMaxBulkLen int64
+	// UpstreamReadTimeout bounds the wait for a reply on a pinned connection
+	// (blocking commands excepted). Default 3s.
+	UpstreamReadTimeout time.Duration
+	// DefaultDB is the database a new client starts in.
+	DefaultDB int
+	// Logger receives connection-level events. Default slog.Default().
+	Logger *slog.Logger
+}
+
+func (c *Config) ensureDefaults() {
+	if c.MaxClients <= 0 {
+		c.MaxClients = 10000
+	}
+	if c.ClientOutputBuffer <= 0 {
+		c.ClientOutputBuffer = 64 << 20
+	}
+	if c.UpstreamReadTimeout <= 0 {
+		c.UpstreamReadTimeout = 3 * time.Second
+	}
+	if c.ProtoMaxBulkLen <= 0 {
+		c.ProtoMaxBulkLen = 512 << 20
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Validate reports settings that cannot work.
+func (c *Config) Validate() error {
+	if c.DefaultDB < 0 {
+		return errors.New("proxy: default db must not be negative")
+	}
+	for _, d := range c.DenyCommands {
+		name, sub, _ := strings.Cut(strings.ToLower(d), "|")
+		cmd := commandTable[name]
+		if cmd == nil {
+			return fmt.Errorf("proxy: deny_commands: unknown command %q", d)
+		}
+		if sub != "" {
+			found := false
+			for _, s := range cmd.Subcommands {
+				found = found || s.Name == name+"|"+sub
+			}
+			if !found {
+				return fmt.Errorf("proxy: deny_commands: unknown subcommand %q", d)
+			}
+		}
+	}
+	return nil
+}
+
+// ErrServerClosed is returned by Serve after Shutdown or Close.
+var ErrServerClosed = errors.New("proxy: server closed")
+
+// Server is the RESP front end.
+type Server struct {
+	cfg  Config
+	up   Upstream
+	log  *slog.Logger
+	deny map[string]bool
+
+	nextID  atomic.Uint64
+	clients atomic.Int64
+
+	mu       sync.Mutex // guards sessions, listeners, closing
+	sessions map[*session]struct{}
+	lns      []net.Listener
+	closing  bool
+	wg       sync.WaitGroup // one per session
+}
+
+// New returns a Server relaying to up.
+func New(cfg Config, up Upstream) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.ensureDefaults()
+	s := &Server{cfg: cfg, up: up, log: cfg.Logger, sessions: map[*session]struct{}{}, deny: map[string]bool{}}
+	for _, d := range cfg.DenyCommands {
+		s.deny[strings.ToLower(d)] = true
+	}
+	return s, nil
+}
+
+// Serve accepts clients on ln until Shutdown or Close, then returns
+// ErrServerClosed.
+func (s *Server) Serve(ln net.Listener) error {
+	if s.cfg.TLS != nil {
+		ln = tls.NewListener(ln, s.cfg.TLS)
+	}
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		ln.Close()
+		return ErrServerClosed
+	}
+	s.lns = append(s.lns, ln)
+	s.mu.Unlock()
+	var delay time.Duration
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			s.mu.Lock()
+			closing := s.closing
+			s.mu.Unlock()
+			if closing {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscallEMFILE) {
+				// Out of file descriptors or similar: back off, keep serving.
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				s.log.Warn("accept failed; retrying", "err", err, "delay", delay)
+				time.Sleep(delay)
+				continue
+			}
+			return err
+		}
+		delay = 0
+		s.accept(conn)
+	}
+}
+
+func (s *Server) accept(conn net.Conn) {
+	if tc, ok := conn.(*net.TCPConn); ok {
+		tc.SetNoDelay(true)
+	}
+	if s.clients.Add(1) > int64(s.cfg.MaxClients) {
+		s.clients.Add(-1)
+		conn.SetWriteDeadline(time.Now().Add(time.Second))
+		conn.Write([]byte("-ERR max number of clients reached\r\n"))
+		conn.Close()
+		return
+	}
+	sess := newSession(s, conn)
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		s.clients.Add(-1)
+		conn.Close()
+		return
+	}
+	s.sessions[sess] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		sess.serve()
+		s.mu.Lock()
+		delete(s.sessions, sess)
+		s.mu.Unlock()
+		s.clients.Add(-1)
+	}()
+}
+
+// Clients is the number of connected clients.
+func (s *Server) Clients() int { return int(s.clients.Load()) }
+
+// Shutdown stops accepting, lets every client finish the commands it has
+// in flight, closes idle clients, and waits until all are gone or ctx
+// ends; then it closes the rest.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	for _, ln := range s.lns {
+		ln.Close()
+	}
+	for sess := range s.sessions {
+		sess.drain()
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		s.Close()
+		<-done
+		return ctx.Err()
+	}
+}
+
+// Close closes the listeners and every client connection at once.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	s.closing = true
+	for _, ln := range s.lns {
+		ln.Close()
+	}
+	for sess := range s.sessions {
+		sess.kill()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	return nil
+}

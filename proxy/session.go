@@ -1,0 +1,265 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/respcache/respcache/resp"
+	"github.com/respcache/respcache/store/redis"
+)
+
+// maxBatch caps the commands of one pipeline handled together: it bounds the
+// replies a connection holds at once.
+const maxBatch = 512
+
+// slot holds the reply to one command of a batch.
+type slot struct {
+	req     redis.Request
+	noReply bool // CLIENT REPLY OFF/SKIP, or the reply comes through the pump
+}
+
+// session is one client connection. Everything but the fields under stateMu
+// and wmu belongs to the session's goroutine.
+type session struct {
+	srv     *Server
+	id      uint64
+	conn    net.Conn
+	rd      *resp.Reader
+	out     []byte
+	created time.Time
+	lastCmd time.Time
+	curCmd  string
+
+	db, proto int
+	authed    bool
+	name      []byte
+	replyMode int // replyOn, replyOff, replySkip
+
+	slots   []slot
+	wg      sync.WaitGroup // one per slot waiting on a lane
+	touched []*redis.Lane  // lanes with requests to flush in this batch
+	lane    *redis.Lane    // standalone: the lane for (laneDB, laneProto)
+	laneDB  int
+	laneP   int
+	keyPos  []int
+
+	// Pinned state: see pinned.go.
+	pin            *redis.Pinned
+	pinKeyDB       int // db and proto the connection had when pinned
+	pinKeyProto    int
+	pinDB, pinProt int // db and proto the connection has now
+	inMulti        bool
+	multiDB        int // a SELECT queued in MULTI, or -1
+	watching       bool
+	sticky         bool // CLIENT TRACKING and the like: pinned for good
+	pubsub         bool // replies come through the pump
+	pumpDone       chan struct{}
+
+	ctx    context.Context // cancelled when the session ends
+	cancel context.CancelFunc
+
+	wmu sync.Mutex // guards writes to conn while a pump runs
+
+	stateMu  sync.Mutex // guards busy, draining
+	busy     bool
+	draining bool
+
+	closeAfter bool
+}
+
+const (
+	replyOn = iota
+	replyOff
+	replySkip
+)
+
+func newSession(srv *Server, conn net.Conn) *session {
+	s := &session{
+		srv:     srv,
+		id:      srv.nextID.Add(1),
+		conn:    conn,
+		rd:      resp.NewReader(conn),
+		created: time.Now(),
+		db:      srv.cfg.DefaultDB,
+		proto:   2,
+		authed:  srv.cfg.Password == "",
+		multiDB: -1,
+		laneDB:  -1,
+	}
+	s.rd.MaxBulkLen = srv.cfg.ProtoMaxBulkLen
+	s.lastCmd = s.created
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	return s
+}
+
+// drain asks the session to end after the commands it is executing.
+func (s *session) drain() {
+	s.stateMu.Lock()
+	s.draining = true
+	if !s.busy {
+		s.conn.Close() // unblocks the read
+	}
+	s.stateMu.Unlock()
+}
+
+// kill ends the session now.
+func (s *session) kill() {
+	s.cancel()
+	s.conn.Close()
+}
+
+func (s *session) serve() {
+	defer s.cleanup()
+	idle := s.srv.cfg.IdleTimeout
+	for {
+		s.stateMu.Lock()
+		s.busy = false
+		if s.draining {
+			s.stateMu.Unlock()
+			return
+		}
+		s.stateMu.Unlock()
+		if idle > 0 {
+			s.conn.SetReadDeadline(time.Now().Add(idle))
+		}
+		max := maxBatch
+		s.rd.Unauthenticated = !s.authed
+		if !s.authed {
+			max = 1 // the limits for unauthenticated clients apply per command
+		}
+		cmds, err := s.rd.ReadBatch(max)
+		s.stateMu.Lock()
+		s.busy = true
+		s.stateMu.Unlock()
+		if len(cmds) > 0 {
+			s.lastCmd = time.Now()
+			s.runBatch(cmds)
+		}
+		if err != nil {
+			var pe *resp.ProtocolError
+			if errors.As(err, &pe) {
+				s.out = append(s.out, "-ERR "...)
+				s.out = append(s.out, pe.Error()...)
+				s.out = append(s.out, "\r\n"...)
+			} else if errors.Is(err, resp.ErrQueryBufferLimit) {
+				s.srv.log.Warn("closing client over the query buffer limit", "id", s.id, "addr", s.conn.RemoteAddr().String())
+			}
+			s.flushOut()
+			return
+		}
+		if !s.flushOut() || s.closeAfter {
+			return
+		}
+	}
+}
+
+func (s *session) cleanup() {
+	s.cancel()
+	if s.pin != nil {
+		s.pin.Release(false)
+		s.pin = nil
+	}
+	s.conn.Close()
+	if s.pumpDone != nil {
+		<-s.pumpDone
+	}
+}
+
+// flushOut writes the pending replies; false means the client is gone.
+func (s *session) flushOut() bool {
+	if len(s.out) == 0 {
+		return true
+	}
+	if int64(len(s.out)) > s.srv.cfg.ClientOutputBuffer {
+		s.srv.log.Warn("closing client over the output buffer limit", "id", s.id,
+			"addr", s.conn.RemoteAddr().String(), "bytes", len(s.out))
+		s.out = s.out[:0]
+		return false
+	}
+	s.wmu.Lock()
+	_, err := s.conn.Write(s.out)
+	s.wmu.Unlock()
+	if cap(s.out) > 1<<20 {
+		s.out = nil
+	} else {
+		s.out = s.out[:0]
+	}
+	return err == nil
+}
+
+// runBatch executes a pipeline: local commands answer at once, lane
+// commands are queued per lane, every touched lane is flushed once, and the
+// replies are written in order when all have arrived.
+func (s *session) runBatch(cmds []resp.Command) {
+	if cap(s.slots) < len(cmds) {
+		s.slots = make([]slot, len(cmds), max(len(cmds), 2*cap(s.slots)))
+	}
+	s.slots = s.slots[:len(cmds)]
+	n := len(cmds)
+	for i := range cmds {
+		sl := &s.slots[i]
+		sl.req.Reply = sl.req.Reply[:0]
+		sl.req.Err = nil
+		sl.noReply = false
+		s.dispatch(&cmds[i], sl)
+		if s.closeAfter {
+			n = i + 1
+			break
+		}
+	}
+	s.flushLanes()
+	for i := 0; i < n; i++ {
+		sl := &s.slots[i]
+		if !sl.noReply {
+			if sl.req.Err != nil {
+				s.out = appendErrorReply(s.out, sl.req.Err)
+			} else {
+				s.out = append(s.out, sl.req.Reply...)
+			}
+		}
+		if cap(sl.req.Reply) > 64<<10 {
+			sl.req.Reply = nil // do not keep a large reply's memory per idle client
+		}
+	}
+}
+
+// flushLanes writes the queued requests and waits for their replies.
+func (s *session) flushLanes() {
+	for i, l := range s.touched {
+		l.Flush()
+		s.touched[i] = nil
+	}
+	s.touched = s.touched[:0]
+	s.wg.Wait()
+}
+
+// appendErrorReply renders a backend failure as a Redis error reply.
+func appendErrorReply(b []byte, err error) []byte {
+	msg := err.Error()
+	if errors.Is(err, context.Canceled) {
+		msg = "upstream unavailable: request cancelled"
+	}
+	b = append(b, "-ERR "...)
+	b = append(b, strings.NewReplacer("\r", " ", "\n", " ").Replace(msg)...)
+	return append(b, "\r\n"...)
+}
+
+// reply helpers write a local reply into a slot.
+func (sl *slot) raw(b string) { sl.req.Reply = append(sl.req.Reply, b...) }
+func (sl *slot) errorf(msg string) {
+	sl.req.Reply = append(append(append(sl.req.Reply, '-'), msg...), "\r\n"...)
+}
+func (sl *slot) ok()             { sl.raw("+OK\r\n") }
+func (sl *slot) bulk(b []byte)   { sl.req.Reply = appendBulk(sl.req.Reply, b) }
+func (sl *slot) integer(v int64) { sl.req.Reply = appendInt(sl.req.Reply, v) }
+func (s *session) null(sl *slot) {
+	if s.proto == 3 {
+		sl.raw("_\r\n")
+	} else {
+		sl.raw("$-1\r\n")
+	}
+}

@@ -1,0 +1,538 @@
+package redis
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/respcache/respcache/resp"
+)
+
+// Request is one command relayed over a lane. The caller fills Raw, Reply
+// (usually a reused buffer truncated to length 0) and Done, and must not
+// touch the Request again until Done fires.
+type Request struct {
+	// Raw is the request in RESP. It must stay valid and unchanged until
+	// Done fires (a cluster redirect sends it again).
+	Raw []byte
+	// Reply receives the reply's raw bytes, appended.
+	Reply []byte
+	// Err is set instead of Reply when the upstream could not answer.
+	Err error
+	// Done is marked done once Reply or Err is set.
+	Done *sync.WaitGroup
+
+	redirects int8
+	discard   bool // internal ASKING: reply dropped, Done nil
+}
+
+func (r *Request) finish(err error) {
+	if r.discard {
+		return
+	}
+	r.Err = err
+	r.Done.Done()
+}
+
+type laneKey struct{ db, proto int }
+
+// Node is one upstream server.
+type Node struct {
+	c    *Client
+	addr atomic.Pointer[string]
+
+	mu    sync.Mutex // guards lanes
+	lanes map[laneKey][]*Lane
+}
+
+// Addr is the node's current address ("" while a Sentinel master is not
+// known yet).
+func (n *Node) Addr() string {
+	if a := n.addr.Load(); a != nil {
+		return *a
+	}
+	return ""
+}
+
+// Lane returns lane idx (any integer; taken modulo Config.Lanes) for a
+// database and RESP version. Lanes live as long as the node.
+func (n *Node) Lane(db, proto, idx int) *Lane {
+	k := laneKey{db, proto}
+	n.mu.Lock()
+	ls := n.lanes[k]
+	if ls == nil {
+		if n.lanes == nil {
+			n.lanes = map[laneKey][]*Lane{}
+		}
+		ls = make([]*Lane, n.c.cfg.Lanes)
+		for i := range ls {
+			ls[i] = &Lane{n: n, db: db, proto: proto, idx: i}
+		}
+		n.lanes[k] = ls
+	}
+	n.mu.Unlock()
+	if idx < 0 {
+		idx = -idx
+	}
+	return ls[idx%len(ls)]
+}
+
+// closeLanes drops every lane connection (failover, removal, Close).
+func (n *Node) closeLanes(err error) {
+	n.mu.Lock()
+	var all []*Lane
+	for _, ls := range n.lanes {
+		all = append(all, ls...)
+	}
+	n.mu.Unlock()
+	for _, l := range all {
+		l.mu.Lock()
+		l.failLocked(err)
+		l.mu.Unlock()
+	}
+}
+
+const (
+	minBackoff = 50 * time.Millisecond
+	maxBackoff = time.Second
+)
+
+// Lane is one shared upstream connection, redialled on demand.
+type Lane struct {
+	n              *Node
+	db, proto, idx int
+	// busySince is when the request now at the head of the queue started
+	// waiting (unix nanos): set when the queue turns non-empty and on every
+	// reply. The read timeout is measured from it.
+	busySince atomic.Int64
+
+	mu          sync.Mutex // guards the fields below
+	conn        net.Conn   // nil while down or connecting
+	connecting  bool
+	gen         uint64 // bumped per connection; stale readers and writers give up
+	wbuf, spare []byte
+	queue       ring
+	writing     bool
+	lastErr     error
+	retryAt     time.Time
+	backoff     time.Duration
+}
+
+// Submit queues req. Its reply arrives through req.Done after Flush. While
+// the lane is in its redial backoff req fails at once with ErrUnavailable.
+func (l *Lane) Submit(req *Request) {
+	l.mu.Lock()
+	if err := l.readyLocked(); err != nil {
+		l.mu.Unlock()
+		req.finish(err)
+		return
+	}
+	if l.queue.len() == 0 {
+		l.busySince.Store(time.Now().UnixNano())
+	}
+	l.wbuf = append(l.wbuf, req.Raw...)
+	l.queue.push(req)
+	l.mu.Unlock()
+}
+
+// submitAsking queues ASKING followed by req in one write, so no other
+// client's command can come between them.
+func (l *Lane) submitAsking(req *Request) {
+	l.mu.Lock()
+	if err := l.readyLocked(); err != nil {
+		l.mu.Unlock()
+		req.finish(err)
+		return
+	}
+	if l.queue.len() == 0 {
+		l.busySince.Store(time.Now().UnixNano())
+	}
+	l.wbuf = append(l.wbuf, "*1\r\n$6\r\nASKING\r\n"...)
+	l.queue.push(&Request{discard: true})
+	l.wbuf = append(l.wbuf, req.Raw...)
+	l.queue.push(req)
+	l.mu.Unlock()
+	l.Flush()
+}
+
+// readyLocked returns nil when requests may be queued: the lane is up or
+// connecting. A down lane past its backoff starts connecting.
+func (l *Lane) readyLocked() error {
+	if l.conn != nil || l.connecting {
+		return nil
+	}
+	if l.n.c.ctx.Err() != nil {
+		return ErrClosed
+	}
+	if l.lastErr != nil && time.Now().Before(l.retryAt) {
+		return l.lastErr
+	}
+	l.connecting = true
+	l.n.c.wg.Add(1)
+	go l.connect()
+	return nil
+}
+
+func (l *Lane) connect() {
+	defer l.n.c.wg.Done()
+	c := l.n.c
+	conn, err := c.dial(c.ctx, l.n.Addr(), l.db, l.proto, c.cfg.Topology == Sentinel)
+	l.mu.Lock()
+	l.connecting = false
+	if err != nil {
+		l.failLocked(err)
+		l.mu.Unlock()
+		c.cfg.Logger.Debug("upstream dial failed", "addr", l.n.Addr(), "err", err)
+		if c.cfg.Topology == Cluster {
+			c.askRefresh()
+		}
+		return
+	}
+	l.conn = conn
+	l.gen++
+	l.backoff = 0
+	l.lastErr = nil
+	gen := l.gen
+	l.busySince.Store(time.Now().UnixNano())
+	l.mu.Unlock()
+	c.wg.Add(1)
+	go l.readLoop(conn, gen)
+	l.Flush() // requests queued while connecting
+}
+
+// failLocked closes the connection and fails every waiting request.
+func (l *Lane) failLocked(err error) {
+	if !errors.Is(err, ErrUnavailable) && !errors.Is(err, ErrClosed) {
+		err = fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	if l.conn != nil {
+		l.conn.Close()
+		l.conn = nil
+		l.gen++
+	}
+	l.lastErr = err
+	if l.backoff == 0 {
+		l.backoff = minBackoff
+	} else if l.backoff < maxBackoff {
+		l.backoff *= 2
+	}
+	l.retryAt = time.Now().Add(l.backoff)
+	l.wbuf = l.wbuf[:0]
+	for {
+		r := l.queue.pop()
+		if r == nil {
+			break
+		}
+		r.finish(err)
+	}
+}
+
+// Flush writes everything queued on the lane. Concurrent callers combine:
+// one writes while the others return at once.
+func (l *Lane) Flush() {
+	l.mu.Lock()
+	if l.writing || l.conn == nil || len(l.wbuf) == 0 {
+		l.mu.Unlock()
+		return
+	}
+	l.writing = true
+	wt := l.n.c.cfg.WriteTimeout
+	for len(l.wbuf) > 0 && l.conn != nil {
+		buf, conn, gen := l.wbuf, l.conn, l.gen
+		l.wbuf = l.spare[:0]
+		l.mu.Unlock()
+		conn.SetWriteDeadline(time.Now().Add(wt))
+		_, err := conn.Write(buf)
+		l.mu.Lock()
+		if cap(buf) <= 1<<20 {
+			l.spare = buf[:0]
+		} else {
+			l.spare = nil
+		}
+		if err != nil && gen == l.gen {
+			l.failLocked(err)
+		}
+	}
+	l.writing = false
+	l.mu.Unlock()
+}
+
+// readLoop reads reply frames and hands each to the request at the head of
+// the queue.
+func (l *Lane) readLoop(conn net.Conn, gen uint64) {
+	defer l.n.c.wg.Done()
+	rr := newReplyReader(conn)
+	rt := l.n.c.cfg.ReadTimeout
+	var batch []*Request
+	for {
+		// The deadline is re-armed after every read; an idle lane simply
+		// times out and re-arms, a lane with a request waiting that long is
+		// dead.
+		conn.SetReadDeadline(time.Now().Add(rt))
+		err := rr.fill()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				l.mu.Lock()
+				idle := l.queue.len() == 0 && gen == l.gen
+				l.mu.Unlock()
+				if idle || time.Since(time.Unix(0, l.busySince.Load())) < rt {
+					continue
+				}
+				err = fmt.Errorf("no reply within %v", rt)
+			}
+			l.mu.Lock()
+			if gen == l.gen {
+				l.failLocked(err)
+			}
+			l.mu.Unlock()
+			return
+		}
+		l.busySince.Store(time.Now().UnixNano())
+		frames, err := rr.frames()
+		if err != nil {
+			l.mu.Lock()
+			if gen == l.gen {
+				l.failLocked(err)
+			}
+			l.mu.Unlock()
+			return
+		}
+		if len(frames) == 0 {
+			continue
+		}
+		l.mu.Lock()
+		if gen != l.gen {
+			l.mu.Unlock()
+			return
+		}
+		batch = batch[:0]
+		replies := 0
+		for i, f := range frames {
+			if f[0] == '>' {
+				// A push (DEBUG PROTOCOL push, say) belongs to the command
+				// being answered: Redis sends it before that command's
+				// reply. It goes out with the reply and pops nothing.
+				if r := l.queue.peek(); r != nil && !r.discard {
+					r.Reply = append(r.Reply, f...)
+				}
+				continue
+			}
+			r := l.queue.pop()
+			if r == nil {
+				break
+			}
+			batch = append(batch, r)
+			frames[replies] = frames[i]
+			replies++
+		}
+		frames = frames[:replies]
+		if len(batch) < len(frames) {
+			l.failLocked(errors.New("reply without a request (protocol out of sync)"))
+			l.mu.Unlock()
+			return
+		}
+		l.mu.Unlock()
+		for i, r := range batch {
+			l.deliver(r, frames[i])
+			batch[i] = nil
+		}
+		rr.consumed()
+	}
+}
+
+// deliver hands one reply to its request, following cluster redirects.
+func (l *Lane) deliver(r *Request, frame []byte) {
+	if r.discard {
+		return
+	}
+	if len(frame) > 0 && frame[0] == '-' && l.n.c.cfg.Topology == Cluster && r.redirects < 5 {
+		if target, ask, ok := parseRedirect(frame); ok {
+			r.redirects++
+			c := l.n.c
+			n := c.nodeFor(target)
+			if !ask {
+				slot, _ := strconv.Atoi(string(bytes.Fields(frame[1:])[1]))
+				c.setSlot(slot, n)
+				c.askRefresh()
+				tl := n.Lane(l.db, l.proto, l.idx)
+				tl.Submit(r)
+				tl.Flush()
+				return
+			}
+			n.Lane(l.db, l.proto, l.idx).submitAsking(r)
+			return
+		}
+	}
+	r.Reply = append(r.Reply, frame...)
+	r.finish(nil)
+}
+
+// parseRedirect parses "-MOVED 3999 127.0.0.1:6381\r\n" or "-ASK ...".
+func parseRedirect(frame []byte) (addr string, ask, ok bool) {
+	f := bytes.Fields(frame[1:])
+	if len(f) != 3 {
+		return "", false, false
+	}
+	switch string(f[0]) {
+	case "MOVED":
+	case "ASK":
+		ask = true
+	default:
+		return "", false, false
+	}
+	return string(f[2]), ask, true
+}
+
+// ring is a FIFO of requests.
+type ring struct {
+	buf        []*Request
+	head, size int
+}
+
+func (q *ring) len() int { return q.size }
+
+func (q *ring) push(r *Request) {
+	if q.size == len(q.buf) {
+		n := make([]*Request, max(16, 2*len(q.buf)))
+		for i := 0; i < q.size; i++ {
+			n[i] = q.buf[(q.head+i)%len(q.buf)]
+		}
+		q.buf, q.head = n, 0
+	}
+	q.buf[(q.head+q.size)%len(q.buf)] = r
+	q.size++
+}
+
+func (q *ring) peek() *Request {
+	if q.size == 0 {
+		return nil
+	}
+	return q.buf[q.head]
+}
+
+func (q *ring) pop() *Request {
+	if q.size == 0 {
+		return nil
+	}
+	r := q.buf[q.head]
+	q.buf[q.head] = nil
+	q.head = (q.head + 1) % len(q.buf)
+	q.size--
+	return r
+}
+
+// replyReader buffers a connection and frames complete replies.
+type replyReader struct {
+	rd       io.Reader
+	buf      []byte
+	r, w     int
+	frameBuf [][]byte
+	pending  int
+	scan     resp.ReplyScanner // state of the incomplete reply at buf[pending:]
+}
+
+func newReplyReader(rd io.Reader) *replyReader {
+	return &replyReader{rd: rd, buf: make([]byte, 32*1024)}
+}
+
+func (rr *replyReader) buffered() int { return rr.w - rr.r }
+
+// fill reads at least one byte, making room first.
+func (rr *replyReader) fill() error {
+	if rr.r == rr.w {
+		rr.r, rr.w = 0, 0
+		if len(rr.buf) > 1<<20 {
+			rr.buf = make([]byte, 32*1024)
+		}
+	}
+	if rr.w == len(rr.buf) {
+		if rr.r > 0 {
+			rr.w = copy(rr.buf, rr.buf[rr.r:rr.w])
+			rr.r = 0
+		} else {
+			nb := make([]byte, 2*len(rr.buf))
+			copy(nb, rr.buf[:rr.w])
+			rr.buf = nb
+		}
+	}
+	n, err := rr.rd.Read(rr.buf[rr.w:])
+	rr.w += n
+	if n > 0 {
+		return nil
+	}
+	if err == nil {
+		err = io.ErrNoProgress
+	}
+	return err
+}
+
+// frames returns the complete replies buffered, valid until consumed.
+func (rr *replyReader) frames() ([][]byte, error) {
+	rr.frameBuf = rr.frameBuf[:0]
+	pos := rr.r
+	for pos < rr.w {
+		n, err := rr.scan.Scan(rr.buf[pos:rr.w])
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			break
+		}
+		rr.frameBuf = append(rr.frameBuf, rr.buf[pos:pos+n])
+		pos += n
+	}
+	rr.pending = pos
+	return rr.frameBuf, nil
+}
+
+// consumed drops the frames returned by the last call to frames.
+func (rr *replyReader) consumed() { rr.r = rr.pending }
+
+// next returns one complete reply (a copy), reading as needed.
+func (rr *replyReader) next() ([]byte, error) {
+	for {
+		if rr.r < rr.w {
+			n, err := rr.scan.Scan(rr.buf[rr.r:rr.w])
+			if err != nil {
+				return nil, err
+			}
+			if n > 0 {
+				out := append([]byte(nil), rr.buf[rr.r:rr.r+n]...)
+				rr.r += n
+				return out, nil
+			}
+		}
+		if err := rr.fill(); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// nextInto appends one complete reply to dst, reading as needed; ctx
+// cancellation is the caller's business (it expires the deadline).
+func (rr *replyReader) nextInto(_ context.Context, dst []byte) ([]byte, error) {
+	for {
+		if rr.r < rr.w {
+			n, err := rr.scan.Scan(rr.buf[rr.r:rr.w])
+			if err != nil {
+				return dst, err
+			}
+			if n > 0 {
+				dst = append(dst, rr.buf[rr.r:rr.r+n]...)
+				rr.r += n
+				return dst, nil
+			}
+		}
+		if err := rr.fill(); err != nil {
+			return dst, err
+		}
+	}
+}

@@ -1,0 +1,166 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+)
+
+type pinKey struct {
+	addr      string
+	db, proto int
+}
+
+// Pinned is an upstream connection owned by one client while the state it
+// carries lasts (a transaction, a subscription, a blocking command). It is
+// not safe for concurrent use, except that Write may run concurrently with
+// ReadReply (a subscriber's commands and its message pump).
+type Pinned struct {
+	c    *Client
+	key  pinKey
+	conn net.Conn
+	rr   *replyReader
+	wbuf []byte
+	bad  bool // an I/O error or cancellation left the connection unusable
+}
+
+// Pin returns a pinned connection to node n (nil: the master, or any node of
+// a cluster) with the given database and RESP version selected. It fails
+// with ErrTooManyPinned when Config.MaxPinned connections are pinned.
+func (c *Client) Pin(ctx context.Context, n *Node, db, proto int) (*Pinned, error) {
+	if n == nil {
+		var err error
+		if n, err = c.Route(-1); err != nil {
+			return nil, err
+		}
+	}
+	select {
+	case c.pinned <- struct{}{}:
+	default:
+		return nil, fmt.Errorf("%w (backend.redis.max_pinned is %d)", ErrTooManyPinned, c.cfg.MaxPinned)
+	}
+	key := pinKey{n.Addr(), db, proto}
+	c.idleMu.Lock()
+	if list := c.idle[key]; len(list) > 0 {
+		p := list[len(list)-1]
+		c.idle[key] = list[:len(list)-1]
+		c.idleMu.Unlock()
+		return p, nil
+	}
+	c.idleMu.Unlock()
+	conn, err := c.dial(ctx, key.addr, db, proto, c.cfg.Topology == Sentinel)
+	if err != nil {
+		<-c.pinned
+		return nil, err
+	}
+	return &Pinned{c: c, key: key, conn: conn, rr: newReplyReader(conn)}, nil
+}
+
+// Addr is the address of the server the connection is pinned to.
+func (p *Pinned) Addr() string { return p.key.addr }
+
+// watch expires the connection's deadlines when ctx is cancelled, which
+// unblocks any read or write in progress. The returned stop must be called
+// when the I/O is over.
+func (p *Pinned) watch(ctx context.Context) (stop func() bool) {
+	return context.AfterFunc(ctx, func() {
+		p.conn.SetDeadline(time.Unix(1, 0))
+	})
+}
+
+func (p *Pinned) fail(err error) error {
+	p.bad = true
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return fmt.Errorf("%w: no reply within the read timeout", ErrUnavailable)
+	}
+	return fmt.Errorf("%w: %v", ErrUnavailable, err)
+}
+
+// Do sends raw and appends the one reply to dst. timeout bounds the wait
+// for the reply (0: wait until ctx is cancelled, for blocking commands).
+func (p *Pinned) Do(ctx context.Context, raw, dst []byte, timeout time.Duration) ([]byte, error) {
+	if p.bad {
+		return dst, fmt.Errorf("%w: pinned connection broken", ErrUnavailable)
+	}
+	stop := p.watch(ctx)
+	defer stop()
+	if err := p.Write(ctx, raw); err != nil {
+		return dst, err
+	}
+	if timeout > 0 {
+		p.conn.SetReadDeadline(time.Now().Add(timeout))
+	} else {
+		p.conn.SetReadDeadline(time.Time{})
+	}
+	for {
+		start := len(dst)
+		out, err := p.rr.nextInto(ctx, dst)
+		if err != nil {
+			if ctx.Err() != nil {
+				p.bad = true
+				return dst, ctx.Err()
+			}
+			return dst, p.fail(err)
+		}
+		dst = out
+		if out[start] != '>' {
+			return out, nil
+		}
+		// A push precedes the reply it came with: keep reading.
+	}
+}
+
+// Write sends raw without waiting for a reply.
+func (p *Pinned) Write(ctx context.Context, raw []byte) error {
+	if p.bad {
+		return fmt.Errorf("%w: pinned connection broken", ErrUnavailable)
+	}
+	p.conn.SetWriteDeadline(time.Now().Add(p.c.cfg.WriteTimeout))
+	if _, err := p.conn.Write(raw); err != nil {
+		if ctx.Err() != nil {
+			p.bad = true
+			return ctx.Err()
+		}
+		return p.fail(err)
+	}
+	return nil
+}
+
+// ReadReply appends the next reply or push message to dst, waiting until
+// one arrives or ctx is cancelled.
+func (p *Pinned) ReadReply(ctx context.Context, dst []byte) ([]byte, error) {
+	stop := p.watch(ctx)
+	defer stop()
+	p.conn.SetReadDeadline(time.Time{})
+	out, err := p.rr.nextInto(ctx, dst)
+	if err != nil {
+		if ctx.Err() != nil {
+			p.bad = true
+			return dst, ctx.Err()
+		}
+		return dst, p.fail(err)
+	}
+	return out, nil
+}
+
+// Release returns the connection. reusable says the connection carries no
+// state any more (no transaction, watch or subscription, same database and
+// RESP version as when pinned); otherwise, or after an error, it is closed.
+func (p *Pinned) Release(reusable bool) {
+	c := p.c
+	defer func() { <-c.pinned }()
+	if !reusable || p.bad || p.rr.buffered() > 0 || c.ctx.Err() != nil {
+		p.conn.Close()
+		return
+	}
+	c.idleMu.Lock()
+	defer c.idleMu.Unlock()
+	if list := c.idle[p.key]; len(list) < 16 {
+		c.idle[p.key] = append(list, p)
+		return
+	}
+	p.conn.Close()
+}
