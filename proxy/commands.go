@@ -168,7 +168,18 @@ func (c *Command) arityOK(n int) bool {
 // redis-server's getKeysUsingKeySpecs finds them. A spec whose keys cannot
 // be found (a missing keyword, a bad count) contributes none; the command
 // itself then replies with its usual error.
+//
+// SORT and MIGRATE have key specs redis-server cannot use (SORT's STORE key
+// has an unknown begin-search step, MIGRATE's KEYS spec is incomplete), so
+// for them redis-server falls back to its getkeys procedures, and so does
+// this (appendSortKeys, appendMigrateKeys).
 func (c *Command) appendKeyPositions(dst []int, args [][]byte) []int {
+	switch c.Name {
+	case "sort":
+		return appendSortKeys(dst, args)
+	case "migrate":
+		return appendMigrateKeys(dst, args)
+	}
 	argc := len(args)
 	for i := range c.KeySpecs {
 		s := &c.KeySpecs[i]
@@ -233,6 +244,53 @@ func (c *Command) appendKeyPositions(dst []int, args [][]byte) []int {
 			}
 			dst = append(dst, j)
 		}
+	}
+	return dst
+}
+
+// appendSortKeys is redis-server's sortGetKeys: the sorted key, and the key
+// after the last STORE, skipping the arguments of LIMIT, GET and BY.
+func appendSortKeys(dst []int, args [][]byte) []int {
+	dst = append(dst, 1)
+	store := 0
+	for i := 2; i < len(args); i++ {
+		switch {
+		case isName(args[i], "limit"):
+			i += 2
+		case isName(args[i], "get"), isName(args[i], "by"):
+			i++
+		case isName(args[i], "store") && i+1 < len(args):
+			store = i + 1
+		}
+	}
+	if store > 0 {
+		dst = append(dst, store)
+	}
+	return dst
+}
+
+// appendMigrateKeys is redis-server's migrateGetKeys: the key argument, or
+// with the KEYS option (and an empty key argument) every argument after
+// KEYS, skipping the arguments of AUTH and AUTH2 on the way.
+func appendMigrateKeys(dst []int, args [][]byte) []int {
+	first, num := 3, 1
+	for i := 6; i < len(args); i++ {
+		if isName(args[i], "keys") {
+			if len(args[3]) > 0 {
+				return dst // redis-server refuses KEYS with a non-empty key
+			}
+			first, num = i+1, len(args)-i-1
+			break
+		}
+		switch {
+		case isName(args[i], "auth"):
+			i++
+		case isName(args[i], "auth2"):
+			i += 2
+		}
+	}
+	for i := 0; i < num && first+i < len(args); i++ {
+		dst = append(dst, first+i)
 	}
 	return dst
 }

@@ -185,6 +185,9 @@ func (s *session) dispatchPinned(cmd *resp.Command, c *Command, sl *slot) {
 			return
 		}
 	}
+	if s.inMulti && !s.multiRouted && s.srv.up.Topology() == redis.Cluster && !s.routeMulti(cmd, c, sl) {
+		return
+	}
 	blocking := !s.inMulti && c != nil && isBlocking(c, args)
 	if !s.pinDo(cmd.Raw, sl, blocking) {
 		return
@@ -192,6 +195,9 @@ func (s *session) dispatchPinned(cmd *resp.Command, c *Command, sl *slot) {
 	ok := len(sl.req.Reply) > 0 && sl.req.Reply[0] != '-'
 	switch name {
 	case "multi":
+		if ok && !s.inMulti {
+			s.multiRouted = false
+		}
 		s.inMulti = s.inMulti || ok
 	case "watch":
 		s.watching = s.watching || ok
@@ -325,4 +331,48 @@ func (s *session) dispatchPubsub(cmd *resp.Command, c *Command, sl *slot) {
 		sl.req.Err = err
 		s.closeAfter = true
 	}
+}
+
+// routeMulti moves a cluster transaction to the node serving its keys. MULTI
+// has no keys, so it was pinned to any node; before the first command is
+// queued, the still empty transaction is discarded there and opened again
+// on the node that serves the first command's keys. Later commands stay on
+// that node (keys of other slots get the server's MOVED or CROSSSLOT and
+// EXECABORT, as a Redis Cluster client would see). After WATCH the
+// connection is already on the watched keys' node. It reports false when
+// the error is in sl and the transaction is gone.
+func (s *session) routeMulti(cmd *resp.Command, c *Command, sl *slot) bool {
+	s.multiRouted = true
+	if s.watching || c == nil {
+		return true
+	}
+	var tmp slot
+	slotNo, ok := s.slotOf(cmd.Args, c, &tmp)
+	if !ok || slotNo < 0 {
+		return true // the server answers CROSSSLOT itself
+	}
+	n, err := s.srv.up.Route(slotNo)
+	if err != nil || n.Addr() == s.pin.Addr() {
+		return true
+	}
+	if !s.pinDo(resp.AppendCommandStrings(nil, "DISCARD"), &tmp, false) {
+		sl.req.Err = tmp.req.Err
+		return false
+	}
+	s.unpin(true)
+	if !s.pinFor(cmd, c, sl) {
+		return false
+	}
+	tmp.req.Reply = tmp.req.Reply[:0]
+	if !s.pinDo(resp.AppendCommandStrings(nil, "MULTI"), &tmp, false) {
+		sl.req.Err = tmp.req.Err
+		return false
+	}
+	if string(tmp.req.Reply) != "+OK\r\n" {
+		sl.req.Reply = append(sl.req.Reply, tmp.req.Reply...)
+		s.unpin(false)
+		return false
+	}
+	s.inMulti, s.multiRouted = true, true
+	return true
 }

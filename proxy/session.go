@@ -53,7 +53,8 @@ type session struct {
 	pinKeyProto    int
 	pinDB, pinProt int // db and proto the connection has now
 	inMulti        bool
-	multiDB        int // a SELECT queued in MULTI, or -1
+	multiDB        int  // a SELECT queued in MULTI, or -1
+	multiRouted    bool // cluster: the transaction is on its keys' node (routeMulti)
 	watching       bool
 	sticky         bool // CLIENT TRACKING and the like: pinned for good
 	pubsub         bool // replies come through the pump

@@ -22,7 +22,6 @@ type Pinned struct {
 	key  pinKey
 	conn net.Conn
 	rr   *replyReader
-	wbuf []byte
 	bad  bool // an I/O error or cancellation left the connection unusable
 }
 

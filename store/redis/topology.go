@@ -157,6 +157,9 @@ func (c *Client) refreshSlots() error {
 			MaxRetries: -1, PoolSize: 1, Protocol: 2,
 		})
 		ctx, cancel := context.WithTimeout(c.ctx, c.cfg.DialTimeout)
+		// CLUSTER SHARDS replaces SLOTS only from Redis 7.0; SLOTS works on
+		// every cluster version respcache may front.
+		//lint:ignore SA1019 CLUSTER SHARDS needs Redis 7; SLOTS works on older clusters too.
 		slots, err := cl.ClusterSlots(ctx).Result()
 		cancel()
 		cl.Close()
