@@ -105,13 +105,9 @@ func (r *Reader) Fill() error {
 		return r.err
 	}
 	if r.w == len(r.buf) {
-		if len(r.buf) >= r.maxQuery() {
-			return ErrQueryBufferLimit
+		if err := r.grow(); err != nil {
+			return err
 		}
-		nb := make([]byte, min(2*len(r.buf), r.maxQuery()))
-		r.w = copy(nb, r.buf[r.r:r.w])
-		r.r = 0
-		r.buf = nb
 	}
 	n, err := r.rd.Read(r.buf[r.w:])
 	r.w += n
@@ -126,6 +122,20 @@ func (r *Reader) Fill() error {
 	}
 	r.err = err
 	return err
+}
+
+// grow moves the unparsed bytes into a new buffer twice as large (at most
+// maxQuery). The old array is left as it was, so slices of the batch being
+// executed stay valid.
+func (r *Reader) grow() error {
+	if len(r.buf) >= r.maxQuery() {
+		return ErrQueryBufferLimit
+	}
+	nb := make([]byte, min(2*len(r.buf), r.maxQuery()))
+	r.w = copy(nb, r.buf[r.r:r.w])
+	r.r = 0
+	r.buf = nb
+	return nil
 }
 
 func (r *Reader) maxQuery() int {
@@ -149,17 +159,8 @@ func (r *Reader) fill() error {
 		if r.r > 0 {
 			r.w = copy(r.buf, r.buf[r.r:r.w])
 			r.r = 0
-		} else {
-			if len(r.buf) >= r.maxQuery() {
-				return ErrQueryBufferLimit
-			}
-			n := len(r.buf) * 2
-			if n > r.maxQuery() {
-				n = r.maxQuery()
-			}
-			nb := make([]byte, n)
-			copy(nb, r.buf[:r.w])
-			r.buf = nb
+		} else if err := r.grow(); err != nil {
+			return err
 		}
 	}
 	n, err := r.rd.Read(r.buf[r.w:])

@@ -138,11 +138,7 @@ func (l *Lane) Submit(req *Request) {
 		req.finish(err)
 		return
 	}
-	if l.queue.len() == 0 {
-		l.busySince.Store(time.Now().UnixNano())
-	}
-	l.wbuf = append(l.wbuf, req.Raw...)
-	l.queue.push(req)
+	l.enqueueLocked(req.Raw, req)
 	l.mu.Unlock()
 }
 
@@ -155,15 +151,20 @@ func (l *Lane) submitAsking(req *Request) {
 		req.finish(err)
 		return
 	}
+	l.enqueueLocked([]byte("*1\r\n$6\r\nASKING\r\n"), &Request{discard: true})
+	l.enqueueLocked(req.Raw, req)
+	l.mu.Unlock()
+	l.Flush()
+}
+
+// enqueueLocked appends raw to the write buffer and r to the reply queue,
+// in the same order. l.mu must be held and the lane ready.
+func (l *Lane) enqueueLocked(raw []byte, r *Request) {
 	if l.queue.len() == 0 {
 		l.busySince.Store(time.Now().UnixNano())
 	}
-	l.wbuf = append(l.wbuf, "*1\r\n$6\r\nASKING\r\n"...)
-	l.queue.push(&Request{discard: true})
-	l.wbuf = append(l.wbuf, req.Raw...)
-	l.queue.push(req)
-	l.mu.Unlock()
-	l.Flush()
+	l.wbuf = append(l.wbuf, raw...)
+	l.queue.push(r)
 }
 
 // readyLocked returns nil when requests may be queued: the lane is up or
