@@ -3,6 +3,7 @@
 //	respcache [--config FILE] [--listen ADDR] [--upstream HOST:PORT]
 //	respcache --check-config [--config FILE]
 //	respcache --version
+//	respcache sim [flags]       replay a trace through the cache, print hit ratios
 package main
 
 import (
@@ -24,6 +25,9 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "sim" {
+		return runSim(args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("respcache", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", "", "YAML configuration `file`")
@@ -32,7 +36,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	check := fs.Bool("check-config", false, "print every configuration error and exit: 0 when valid, 1 when not")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: respcache [flags]\n\nflags:\n")
+		fmt.Fprintf(stderr, "usage: respcache [flags]\n       respcache sim [flags]   (respcache sim -h for its flags)\n\nflags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

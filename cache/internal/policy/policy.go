@@ -45,4 +45,17 @@ type Config struct {
 	// Pinned reports entries that must not be evicted (dirty write-back
 	// state). Nil means none are.
 	Pinned func(id uint32) bool
+	// Hash, when set, returns the hash the owner passed to Admit for resident
+	// entry id. Policies that compare frequencies of resident entries then
+	// ask the owner instead of keeping a 4-byte fingerprint per entry. Nil
+	// means the policy keeps the fingerprints itself.
+	Hash func(id uint32) uint64
+}
+
+// Sizer is implemented by every Policy New returns: MemoryBytes is the heap
+// memory the policy holds (per-entry state and shared structures such as the
+// frequency sketch), for owners that charge it to a memory quota. It grows
+// with the largest id admitted and with the capacity, and never shrinks.
+type Sizer interface {
+	MemoryBytes() int64
 }
