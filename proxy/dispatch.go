@@ -85,6 +85,9 @@ func (s *session) dispatchFree(cmd *resp.Command, c *Command, sl *slot) {
 		// Tracking pushes invalidations at any time, like a subscription.
 		s.startPubsub(cmd, c, sl)
 		return
+	case "sync", "psync":
+		s.startReplicaRelay(cmd, c, sl)
+		return
 	case "client|caching", "client|no-evict":
 		if s.pinFor(cmd, c, sl) {
 			s.sticky = true

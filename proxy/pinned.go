@@ -376,3 +376,35 @@ func (s *session) routeMulti(cmd *resp.Command, c *Command, sl *slot) bool {
 	s.inMulti, s.multiRouted = true, true
 	return true
 }
+
+// startReplicaRelay serves SYNC/PSYNC: the client becomes a replica of the
+// upstream through respcache. The RDB payload and the replication stream
+// that follow are not RESP replies, so they are copied unframed for the rest
+// of the connection; what the client sends afterwards (REPLCONF ACK) is
+// forwarded as in pub/sub mode.
+func (s *session) startReplicaRelay(cmd *resp.Command, c *Command, sl *slot) {
+	if s.pin == nil && !s.pinFor(cmd, c, sl) {
+		return
+	}
+	s.pubsub = true
+	s.flushOutLocked()
+	p, ctx := s.pin, s.ctx
+	s.pumpDone = make(chan struct{})
+	go func(done chan struct{}) {
+		defer close(done)
+		p.Relay(ctx, lockedWriter{s})
+		if ctx.Err() == nil {
+			s.conn.Close()
+		}
+	}(s.pumpDone)
+	s.dispatchPubsub(cmd, c, sl)
+}
+
+// lockedWriter writes to the client under the session's write lock.
+type lockedWriter struct{ s *session }
+
+func (w lockedWriter) Write(b []byte) (int, error) {
+	w.s.wmu.Lock()
+	defer w.s.wmu.Unlock()
+	return w.s.conn.Write(b)
+}

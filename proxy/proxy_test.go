@@ -314,3 +314,32 @@ func TestLargePipeline(t *testing.T) {
 		}
 	}
 }
+
+// SYNC through respcache: the RDB payload and the replication stream are
+// relayed unframed, as a replica attached to the upstream would see them.
+func TestSyncReplicationStream(t *testing.T) {
+	srv := up(t)
+	p := startStandalone(t, srv.Addr())
+	conn, err := net.Dial("tcp", p.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.Write([]byte("*1\r\n$4\r\nSYNC\r\n"))
+	direct := redistest.Dial(t, srv.Addr())
+	var got bytes.Buffer
+	buf := make([]byte, 4096)
+	deadline := time.Now().Add(10 * time.Second)
+	for !bytes.Contains(got.Bytes(), []byte("streamed-key")) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no replication stream after 10s; got %q", got.String())
+		}
+		direct.Do("SET", "streamed-key", "v")
+		conn.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		n, _ := conn.Read(buf)
+		got.Write(buf[:n])
+	}
+	if !bytes.Contains(got.Bytes(), []byte("REDIS")) {
+		t.Fatalf("no RDB payload before the stream: %q", got.String()[:min(200, got.Len())])
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"time"
 )
@@ -143,6 +144,25 @@ func (p *Pinned) ReadReply(ctx context.Context, dst []byte) ([]byte, error) {
 		return dst, p.fail(err)
 	}
 	return out, nil
+}
+
+// Relay copies everything the server sends, unframed, to w until either
+// side fails or ctx is cancelled: for SYNC/PSYNC, whose RDB payload and
+// replication stream are not RESP replies. The connection cannot be
+// reused afterwards.
+func (p *Pinned) Relay(ctx context.Context, w io.Writer) error {
+	p.bad = true
+	stop := p.watch(ctx)
+	defer stop()
+	p.conn.SetReadDeadline(time.Time{})
+	if n := p.rr.buffered(); n > 0 {
+		if _, err := w.Write(p.rr.buf[p.rr.r:p.rr.w]); err != nil {
+			return err
+		}
+		p.rr.r = p.rr.w
+	}
+	_, err := io.Copy(w, p.conn)
+	return err
 }
 
 // Release returns the connection. reusable says the connection carries no
