@@ -150,7 +150,18 @@ func (s *session) forward(cmd *resp.Command, c *Command, sl *slot) {
 		}
 		lane = n.Lane(s.db, s.proto, int(s.id))
 	}
-	sl.req.Raw = cmd.Raw
+	s.submit(lane, cmd.Raw, sl)
+}
+
+// forwardTo queues raw on the client's lane of node n.
+func (s *session) forwardTo(n *redis.Node, raw []byte, sl *slot) {
+	s.submit(n.Lane(s.db, s.proto, int(s.id)), raw, sl)
+}
+
+// submit queues raw on lane, its reply going to sl, and remembers the lane
+// for the batch's flush.
+func (s *session) submit(lane *redis.Lane, raw []byte, sl *slot) {
+	sl.req.Raw = raw
 	sl.req.Done = &s.wg
 	s.wg.Add(1)
 	lane.Submit(&sl.req)

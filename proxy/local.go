@@ -16,7 +16,7 @@ func (s *session) local(cmd *resp.Command, c *Command, sl *slot) bool {
 	args := cmd.Args
 	switch c.Name {
 	case "ping", "echo", "quit", "reset", "hello", "auth", "select",
-		"unsubscribe", "punsubscribe", "sunsubscribe", "client|setname", "client|getname", "client|id", "client|info", "client|list", "client|reply":
+		"unsubscribe", "punsubscribe", "sunsubscribe", "client|unblock", "client|setname", "client|getname", "client|id", "client|info", "client|list", "client|reply":
 	default:
 		return false
 	}
@@ -37,6 +37,8 @@ func (s *session) local(cmd *resp.Command, c *Command, sl *slot) bool {
 		sl.bulk(args[1])
 	case "unsubscribe", "punsubscribe", "sunsubscribe":
 		s.unsubscribeIdle(c.Name, args[1:], sl)
+	case "client|unblock":
+		s.clientUnblock(args, sl)
 	case "quit":
 		sl.ok()
 		s.closeAfter = true
@@ -350,4 +352,40 @@ func (s *session) unsubscribeIdle(kind string, channels [][]byte, sl *slot) {
 	for _, ch := range channels {
 		one(ch)
 	}
+}
+
+// clientUnblock is CLIENT UNBLOCK for respcache's client ids: the blocked
+// client waits on a pinned upstream connection, so the unblock is sent to
+// the upstream under that connection's own id.
+func (s *session) clientUnblock(args [][]byte, sl *slot) {
+	id, ok := resp.ParseInt(args[2])
+	if !ok {
+		sl.errorf("ERR value is not an integer or out of range")
+		return
+	}
+	var reason []byte
+	if len(args) == 4 {
+		if !isName(args[3], "timeout") && !isName(args[3], "error") {
+			sl.errorf("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+			return
+		}
+		reason = args[3]
+	} else if len(args) > 4 {
+		sl.errorf(sanitize("ERR unknown subcommand or wrong number of arguments for '" + string(args[1]) + "'. Try CLIENT HELP."))
+		return
+	}
+	target := s.srv.sessionByID(id)
+	var pin *redis.Pinned
+	if target != nil {
+		pin = target.blocked.Load()
+	}
+	if pin == nil || pin.ID() == 0 {
+		sl.raw(":0\r\n")
+		return
+	}
+	raw := resp.AppendCommandStrings(nil, "CLIENT", "UNBLOCK", itoa(int(pin.ID())))
+	if reason != nil {
+		raw = resp.AppendCommand(nil, []byte("CLIENT"), []byte("UNBLOCK"), []byte(itoa(int(pin.ID()))), reason)
+	}
+	s.forwardTo(s.srv.up.NodeAt(pin.Addr()), raw, sl)
 }

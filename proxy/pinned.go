@@ -52,6 +52,7 @@ func (s *session) pinFor(cmd *resp.Command, c *Command, sl *slot) bool {
 		return false
 	}
 	s.pin = p
+	s.pinnedID.Store(p.ID())
 	s.pinKeyDB, s.pinKeyProto = s.db, s.proto
 	s.pinDB, s.pinProt = s.db, s.proto
 	return true
@@ -73,6 +74,7 @@ func (s *session) unpin(reusable bool) {
 	reusable = reusable && s.pinDB == s.pinKeyDB && s.pinProt == s.pinKeyProto
 	s.pin.Release(reusable)
 	s.pin = nil
+	s.pinnedID.Store(0)
 	s.inMulti, s.watching, s.sticky, s.pubsub = false, false, false, false
 	s.multiDB = -1
 }
@@ -95,9 +97,11 @@ func (s *session) pinDo(raw []byte, sl *slot, blocking bool) bool {
 		ctx, cancel = context.WithCancel(s.ctx)
 		stopWatch = s.watchHangup(cancel)
 		defer cancel()
+		s.blocked.Store(s.pin)
 	}
 	reply, err := s.pin.Do(ctx, raw, sl.req.Reply[:0], timeout)
 	if stopWatch != nil {
+		s.blocked.Store(nil)
 		stopWatch()
 	}
 	if err != nil {
@@ -325,8 +329,12 @@ func (s *session) dispatchPubsub(cmd *resp.Command, c *Command, sl *slot) {
 			}
 		}
 	}
+	raw := cmd.Raw
+	if name == "client|tracking" {
+		raw = s.translateRedirect(cmd.Args, raw)
+	}
 	sl.noReply = true
-	if err := s.pin.Write(s.ctx, cmd.Raw); err != nil {
+	if err := s.pin.Write(s.ctx, raw); err != nil {
 		sl.noReply = false
 		sl.req.Err = err
 		s.closeAfter = true
@@ -407,4 +415,33 @@ func (w lockedWriter) Write(b []byte) (int, error) {
 	w.s.wmu.Lock()
 	defer w.s.wmu.Unlock()
 	return w.s.conn.Write(b)
+}
+
+// translateRedirect rewrites CLIENT TRACKING ... REDIRECT <id>, which names
+// a respcache client, to name that client's pinned upstream connection (a
+// client that receives invalidations is subscribed, hence pinned). An id
+// respcache does not know is passed on unchanged, and the server replies
+// its own error.
+func (s *session) translateRedirect(args [][]byte, raw []byte) []byte {
+	for i := 2; i+1 < len(args); i++ {
+		if !isName(args[i], "redirect") {
+			continue
+		}
+		id, ok := resp.ParseInt(args[i+1])
+		if !ok {
+			return raw
+		}
+		target := s.srv.sessionByID(id)
+		if target == nil {
+			return raw
+		}
+		upID := target.pinnedID.Load()
+		if upID == 0 {
+			return raw
+		}
+		out := append([][]byte(nil), args...)
+		out[i+1] = []byte(itoa(int(upID)))
+		return resp.AppendCommand(nil, out...)
+	}
+	return raw
 }

@@ -343,3 +343,65 @@ func TestSyncReplicationStream(t *testing.T) {
 		t.Fatalf("no RDB payload before the stream: %q", got.String()[:min(200, got.Len())])
 	}
 }
+
+// CLIENT UNBLOCK names respcache's client ids; the blocked command waits on
+// a pinned upstream connection with another id.
+func TestClientUnblock(t *testing.T) {
+	srv := up(t)
+	p := startStandalone(t, srv.Addr())
+	direct := redistest.Dial(t, srv.Addr())
+	blocked, ctl := redistest.Dial(t, p.Addr), redistest.Dial(t, p.Addr)
+	id := strings.TrimSuffix(strings.TrimPrefix(blocked.DoString("CLIENT", "ID"), ":"), "\r\n")
+	for _, tc := range []struct{ reason, reply string }{
+		{"", "*-1\r\n"},
+		{"TIMEOUT", "*-1\r\n"},
+		{"ERROR", "-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n"},
+	} {
+		blocked.Send("BLPOP", "l", "0")
+		redistest.Eventually(t, 5*time.Second, func() bool {
+			return strings.Contains(direct.DoString("CLIENT", "LIST"), "cmd=blpop")
+		}, "BLPOP blocked")
+		args := []string{"CLIENT", "UNBLOCK", id}
+		if tc.reason != "" {
+			args = append(args, tc.reason)
+		}
+		if got := ctl.DoString(args...); got != ":1\r\n" {
+			t.Fatalf("CLIENT UNBLOCK %s: %q", tc.reason, got)
+		}
+		if got := string(blocked.ReadReply()); got != tc.reply {
+			t.Fatalf("unblocked (%s) reply %q, want %q", tc.reason, got, tc.reply)
+		}
+	}
+	if got := ctl.DoString("CLIENT", "UNBLOCK", id); got != ":0\r\n" {
+		t.Fatalf("unblocking a client that is not blocked: %q", got)
+	}
+	if got := ctl.DoString("CLIENT", "UNBLOCK", "asd"); got != "-ERR value is not an integer or out of range\r\n" {
+		t.Fatalf("bad id: %q", got)
+	}
+	if got := ctl.DoString("CLIENT", "UNBLOCK", id, "NOPE"); got != "-ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR\r\n" {
+		t.Fatalf("bad reason: %q", got)
+	}
+	if got := ctl.DoString("CLIENT", "unblock", id, "timeout", "x"); got != "-ERR unknown subcommand or wrong number of arguments for 'unblock'. Try CLIENT HELP.\r\n" {
+		t.Fatalf("too many arguments: %q", got)
+	}
+}
+
+// CLIENT TRACKING REDIRECT names a respcache client: invalidations reach it.
+func TestTrackingRedirect(t *testing.T) {
+	srv := up(t)
+	p := startStandalone(t, srv.Addr())
+	sub, tracker, writer := redistest.Dial(t, p.Addr), redistest.Dial(t, p.Addr), redistest.Dial(t, p.Addr)
+	subID := strings.TrimSuffix(strings.TrimPrefix(sub.DoString("CLIENT", "ID"), ":"), "\r\n")
+	if got := sub.DoString("SUBSCRIBE", "__redis__:invalidate"); !strings.HasPrefix(got, "*3\r\n$9\r\nsubscribe") {
+		t.Fatalf("SUBSCRIBE: %q", got)
+	}
+	if got := tracker.DoString("CLIENT", "TRACKING", "on", "REDIRECT", subID); got != "+OK\r\n" {
+		t.Fatalf("CLIENT TRACKING REDIRECT: %q", got)
+	}
+	tracker.Do("GET", "tracked")
+	writer.Do("SET", "tracked", "1")
+	msg := string(sub.ReadReply())
+	if !strings.Contains(msg, "invalidate") || !strings.Contains(msg, "tracked") {
+		t.Fatalf("invalidation message: %q", msg)
+	}
+}

@@ -21,6 +21,8 @@ type Upstream interface {
 	Route(slot int) (*redis.Node, error)
 	// Masters returns every node serving slots.
 	Masters() ([]*redis.Node, error)
+	// NodeAt returns the node with an address (of a pinned connection).
+	NodeAt(addr string) *redis.Node
 	// Pin returns a connection owned by one client (nil node: any).
 	Pin(ctx context.Context, n *redis.Node, db, proto int) (*redis.Pinned, error)
 	// Topology is redis.Standalone, redis.Sentinel or redis.Cluster.
@@ -205,6 +207,18 @@ func (s *Server) accept(conn net.Conn) {
 		s.mu.Unlock()
 		s.clients.Add(-1)
 	}()
+}
+
+// sessionByID finds a connected client by its CLIENT ID.
+func (s *Server) sessionByID(id int64) *session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for sess := range s.sessions {
+		if int64(sess.id) == id {
+			return sess
+		}
+	}
+	return nil
 }
 
 // Clients is the number of connected clients.

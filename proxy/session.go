@@ -6,6 +6,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/respcache/respcache/resp"
@@ -59,6 +60,12 @@ type session struct {
 	sticky         bool // CLIENT TRACKING and the like: pinned for good
 	pubsub         bool // replies come through the pump
 	pumpDone       chan struct{}
+	// blocked is the pinned connection a blocking command waits on, for
+	// CLIENT UNBLOCK from other clients (read under no lock, hence atomic).
+	blocked atomic.Pointer[redis.Pinned]
+	// pinnedID is the upstream's id of the pinned connection (0: none),
+	// read by other clients' CLIENT TRACKING REDIRECT.
+	pinnedID atomic.Int64
 
 	ctx    context.Context // cancelled when the session ends
 	cancel context.CancelFunc

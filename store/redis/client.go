@@ -244,6 +244,9 @@ func (c *Client) nodeFor(addr string) *Node {
 	return c.nodeLocked(addr)
 }
 
+// NodeAt returns the node with the given address.
+func (c *Client) NodeAt(addr string) *Node { return c.nodeFor(addr) }
+
 // Route returns the node that serves a hash slot (Cluster), or the master.
 // slot < 0 means any node.
 func (c *Client) Route(slot int) (*Node, error) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"time"
 )
 
@@ -23,7 +24,8 @@ type Pinned struct {
 	key  pinKey
 	conn net.Conn
 	rr   *replyReader
-	bad  bool // an I/O error or cancellation left the connection unusable
+	id   int64 // the server's CLIENT ID for this connection
+	bad  bool  // an I/O error or cancellation left the connection unusable
 }
 
 // Pin returns a pinned connection to node n (nil: the master, or any node of
@@ -55,8 +57,21 @@ func (c *Client) Pin(ctx context.Context, n *Node, db, proto int) (*Pinned, erro
 		<-c.pinned
 		return nil, err
 	}
-	return &Pinned{c: c, key: key, conn: conn, rr: newReplyReader(conn)}, nil
+	p := &Pinned{c: c, key: key, conn: conn, rr: newReplyReader(conn)}
+	// The server's id for this connection, so that CLIENT UNBLOCK and
+	// tracking REDIRECT naming a respcache client can be translated. A
+	// server that refuses CLIENT ID (renamed, ACL) leaves it 0.
+	if reply, err := p.Do(ctx, []byte("*2\r\n$6\r\nCLIENT\r\n$2\r\nID\r\n"), nil, c.cfg.ReadTimeout); err != nil {
+		p.Release(false)
+		return nil, err
+	} else if len(reply) > 3 && reply[0] == ':' {
+		p.id, _ = strconv.ParseInt(string(reply[1:len(reply)-2]), 10, 64)
+	}
+	return p, nil
 }
+
+// ID is the server's client id of this connection (0 if unknown).
+func (p *Pinned) ID() int64 { return p.id }
 
 // Addr is the address of the server the connection is pinned to.
 func (p *Pinned) Addr() string { return p.key.addr }
