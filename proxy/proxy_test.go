@@ -220,7 +220,27 @@ func TestUpstreamDownAndBack(t *testing.T) {
 		t.Fatalf("after kill: %q", got)
 	}
 	srv.Restart()
-	redistest.Eventually(t, 10*time.Second, func() bool { return c.DoString("PING") == "+PONG\r\n" && c.DoString("SET", "k", "v") == "+OK\r\n" }, "recovery after kill")
+	// Every attempt is answered within a second, error or not: the writer of
+	// the dead connection must not swallow the wake-up meant for the new one.
+	redistest.Eventually(t, 10*time.Second, func() bool {
+		start := time.Now()
+		got := c.DoString("SET", "k", "v")
+		if d := time.Since(start); d > time.Second {
+			t.Fatalf("a command during recovery took %v (%q)", d, got)
+		}
+		return got == "+OK\r\n"
+	}, "recovery after kill")
+	// Once recovered, every command is answered at once: the writer of the
+	// dead connection must not swallow the wake-up meant for the new one.
+	for i := 0; i < 50; i++ {
+		start := time.Now()
+		if got := c.DoString("INCR", "n"); got != fmt.Sprintf(":%d\r\n", i+1) {
+			t.Fatalf("INCR after recovery: %q", got)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Fatalf("INCR %d after recovery took %v", i, d)
+		}
+	}
 }
 
 // A client that hangs up while its BLPOP waits cancels it on the server and

@@ -271,6 +271,10 @@ func (l *Lane) writeLoop(conn net.Conn, gen uint64) {
 		l.mu.Lock()
 		if gen != l.gen {
 			l.mu.Unlock()
+			// This writer belongs to a closed connection, and the kick it
+			// took may have been meant for the current connection's writer:
+			// pass it on, or requests would wait for the next kick.
+			l.Flush()
 			return
 		}
 		buf := l.wbuf
