@@ -13,11 +13,6 @@ import (
 func (s *session) dispatch(cmd *resp.Command, sl *slot) {
 	args := cmd.Args
 	c := lookupCommand(args)
-	if c != nil {
-		s.curCmd = c.Name
-	} else {
-		s.curCmd = ""
-	}
 	switch s.replyMode {
 	case replyOff:
 		sl.noReply = true

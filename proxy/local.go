@@ -56,7 +56,7 @@ func (s *session) local(cmd *resp.Command, c *Command, sl *slot) bool {
 			sl.errorf("ERR Client names cannot contain spaces, newlines or special characters.")
 			return true
 		}
-		s.name = append(s.name[:0], args[2]...)
+		s.setName(args[2])
 		sl.ok()
 	case "client|getname":
 		if len(s.name) == 0 {
@@ -67,7 +67,7 @@ func (s *session) local(cmd *resp.Command, c *Command, sl *slot) bool {
 	case "client|id":
 		sl.integer(int64(s.id))
 	case "client|info":
-		s.verbatim(sl, s.clientLine())
+		s.verbatim(sl, s.clientLine("client|info"))
 	case "client|list":
 		s.clientList(args, sl)
 	case "client|reply":
@@ -94,9 +94,9 @@ func (s *session) local(cmd *resp.Command, c *Command, sl *slot) bool {
 // reset is RESET: back to a fresh connection's state.
 func (s *session) reset() {
 	s.unpin(false)
-	s.db = s.srv.cfg.DefaultDB
-	s.proto = 2
-	s.name = s.name[:0]
+	s.setDB(s.srv.cfg.DefaultDB)
+	s.setProto(2)
+	s.setName(nil)
 	s.replyMode = replyOn
 	s.authed = s.srv.cfg.Password == ""
 }
@@ -202,10 +202,10 @@ func (s *session) hello(args [][]byte, sl *slot) {
 			sl.errorf("ERR Client names cannot contain spaces, newlines or special characters.")
 			return
 		}
-		s.name = append(s.name[:0], name...)
+		s.setName(name)
 	}
 	if proto != s.proto {
-		s.proto = proto
+		s.setProto(proto)
 		s.switchPinnedProto()
 	}
 	version := s.srv.up.ServerVersion()
@@ -249,7 +249,7 @@ func (s *session) selectDB(arg []byte, sl *slot) {
 		sl.errorf("ERR DB index is out of range")
 		return
 	}
-	s.db = db
+	s.setDB(db)
 	sl.ok()
 }
 
@@ -263,67 +263,86 @@ func (s *session) verbatim(sl *slot, text string) {
 	sl.req.Reply = appendBulkString(sl.req.Reply, text)
 }
 
-// clientLine renders this client in CLIENT LIST format. The memory fields
-// are respcache's own buffers; fd is the proxy's socket.
-func (s *session) clientLine() string {
-	now := time.Now()
+// clientLine renders a client in CLIENT LIST format. It may be called from
+// another client's goroutine: it reads only fields under infoMu, atomics
+// and immutable ones. cur is the command being executed when a client
+// describes itself ("" for another client: its last command). The memory
+// fields describe nothing respcache has (0); fd is respcache's own socket.
+func (s *session) clientLine(cur string) string {
+	s.infoMu.Lock()
+	db, proto, name, last, cmd := s.db, s.proto, string(s.name), s.lastCmd, s.lastName
+	s.infoMu.Unlock()
+	if cur != "" {
+		cmd, last = cur, time.Now()
+	}
 	flags := "N"
 	switch {
-	case s.pubsub:
+	case s.blocked.Load() != nil:
+		flags = "b"
+	case s.subscribed.Load():
 		flags = "P"
-	case s.inMulti:
-		flags = "x"
 	}
-	multi := -1
-	name := strings.ReplaceAll(string(s.name), " ", "")
-	laddr := s.conn.LocalAddr().String()
-	return fmt.Sprintf("id=%d addr=%s laddr=%s fd=%d name=%s age=%d idle=%d flags=%s db=%d sub=0 psub=0 ssub=0 multi=%d qbuf=%d qbuf-free=%d argv-mem=0 multi-mem=0 rbs=%d rbp=0 obl=0 oll=0 omem=0 tot-mem=%d events=r cmd=%s user=default redir=-1 resp=%d\n",
-		s.id, s.conn.RemoteAddr().String(), laddr, connFD(s.conn), name,
-		int(now.Sub(s.created).Seconds()), int(now.Sub(s.lastCmd).Seconds()), flags, s.db, multi,
-		s.rd.Buffered(), 0, cap(s.out), cap(s.out), s.curCmd, s.proto)
+	now := time.Now()
+	return fmt.Sprintf("id=%d addr=%s laddr=%s fd=%d name=%s age=%d idle=%d flags=%s db=%d sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=%s user=default redir=-1 resp=%d\n",
+		s.id, s.conn.RemoteAddr().String(), s.conn.LocalAddr().String(), s.fd, name,
+		int(now.Sub(s.created).Seconds()), int(now.Sub(last).Seconds()), flags, db, cmd, proto)
 }
 
-// clientList is CLIENT LIST [TYPE type] [ID id ...] for this client only:
-// respcache does not show other applications' connections.
+// clientList is CLIENT LIST [TYPE type] [ID id ...] over respcache's own
+// clients (the upstream's connections are respcache's, not the clients').
 func (s *session) clientList(args [][]byte, sl *slot) {
-	match := true
+	typ := ""
+	var ids map[uint64]bool
 	for i := 2; i < len(args); i++ {
 		switch {
 		case isName(args[i], "type") && i+1 < len(args):
-			t := strings.ToLower(string(args[i+1]))
-			switch t {
-			case "normal":
-				match = match && !s.pubsub
-			case "pubsub":
-				match = match && s.pubsub
-			case "master", "replica", "slave":
-				match = false
+			typ = strings.ToLower(string(args[i+1]))
+			switch typ {
+			case "normal", "pubsub", "master", "replica", "slave":
 			default:
 				sl.errorf(sanitize("ERR Unknown client type '" + string(args[i+1]) + "'"))
 				return
 			}
 			i++
 		case isName(args[i], "id") && i+1 < len(args):
-			found := false
+			ids = map[uint64]bool{}
 			for i++; i < len(args); i++ {
 				v, ok := atoiDB(args[i])
 				if !ok || v <= 0 {
 					sl.errorf("ERR Invalid client ID")
 					return
 				}
-				found = found || uint64(v) == s.id
+				ids[uint64(v)] = true
 			}
-			match = match && found
 		default:
 			sl.errorf("ERR syntax error")
 			return
 		}
 	}
-	if !match {
-		s.verbatim(sl, "")
-		return
+	var b strings.Builder
+	for _, other := range s.srv.sessionsByID() {
+		if ids != nil && !ids[other.id] {
+			continue
+		}
+		switch typ {
+		case "normal":
+			if other.subscribed.Load() {
+				continue
+			}
+		case "pubsub":
+			if !other.subscribed.Load() {
+				continue
+			}
+		case "master", "replica", "slave":
+			continue
+		}
+		cur := ""
+		if other == s {
+			cur = "client|list"
+		}
+		b.WriteString(other.clientLine(cur))
 	}
-	s.verbatim(sl, s.clientLine())
+	s.verbatim(sl, b.String())
 }
 
 // unsubscribeIdle answers (P|S)UNSUBSCRIBE from a client with no

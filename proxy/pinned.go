@@ -76,6 +76,7 @@ func (s *session) unpin(reusable bool) {
 	s.pin = nil
 	s.pinnedID.Store(0)
 	s.inMulti, s.watching, s.sticky, s.pubsub = false, false, false, false
+	s.subscribed.Store(false)
 	s.multiDB = -1
 }
 
@@ -211,7 +212,8 @@ func (s *session) dispatchPinned(cmd *resp.Command, c *Command, sl *slot) {
 		}
 	case "exec", "discard":
 		if name == "exec" && s.multiDB >= 0 && ok && sl.req.Reply[0] != '_' && string(sl.req.Reply[:min(3, len(sl.req.Reply))]) != "*-1" {
-			s.db, s.pinDB = s.multiDB, s.multiDB
+			s.setDB(s.multiDB)
+			s.pinDB = s.multiDB
 		}
 		s.inMulti, s.watching, s.multiDB = false, false, -1
 	}
@@ -246,6 +248,7 @@ func (s *session) startPubsub(cmd *resp.Command, c *Command, sl *slot) {
 		return
 	}
 	s.pubsub = true
+	s.subscribed.Store(true)
 	s.flushOutLocked()
 	p := s.pin
 	ctx := s.ctx
@@ -317,7 +320,8 @@ func (s *session) dispatchPubsub(cmd *resp.Command, c *Command, sl *slot) {
 	case "select":
 		if len(cmd.Args) == 2 {
 			if db, ok := atoiDB(cmd.Args[1]); ok && db >= 0 && db < s.srv.up.Databases() {
-				s.db, s.pinDB = db, db
+				s.setDB(db)
+				s.pinDB = db
 			}
 		}
 	case "hello":
@@ -325,7 +329,8 @@ func (s *session) dispatchPubsub(cmd *resp.Command, c *Command, sl *slot) {
 		// local replies (QUIT) use it too.
 		if len(cmd.Args) >= 2 {
 			if v, ok := atoiDB(cmd.Args[1]); ok && (v == 2 || v == 3) {
-				s.proto, s.pinProt = v, v
+				s.setProto(v)
+				s.pinProt = v
 			}
 		}
 	}
@@ -395,6 +400,7 @@ func (s *session) startReplicaRelay(cmd *resp.Command, c *Command, sl *slot) {
 		return
 	}
 	s.pubsub = true
+	s.subscribed.Store(true)
 	s.flushOutLocked()
 	p, ctx := s.pin, s.ctx
 	s.pumpDone = make(chan struct{})

@@ -425,3 +425,33 @@ func TestTrackingRedirect(t *testing.T) {
 		t.Fatalf("invalidation message: %q", msg)
 	}
 }
+
+// CLIENT LIST shows respcache's clients, with flags=b for one blocked in a
+// blocking command, as Redis's own list tests expect.
+func TestClientListShowsBlocked(t *testing.T) {
+	srv := up(t)
+	p := startStandalone(t, srv.Addr())
+	direct := redistest.Dial(t, srv.Addr())
+	blocked, ctl := redistest.Dial(t, p.Addr), redistest.Dial(t, p.Addr)
+	blocked.Do("CLIENT", "SETNAME", "waiter")
+	id := strings.TrimSuffix(strings.TrimPrefix(blocked.DoString("CLIENT", "ID"), ":"), "\r\n")
+	blocked.Send("BRPOP", "k", "0")
+	redistest.Eventually(t, 5*time.Second, func() bool {
+		return strings.Contains(direct.DoString("CLIENT", "LIST"), "cmd=brpop")
+	}, "BRPOP blocked")
+	line := ctl.DoString("CLIENT", "LIST", "ID", id)
+	for _, want := range []string{"id=" + id + " ", " name=waiter ", " flags=b ", " cmd=brpop "} {
+		if !strings.Contains(line, want) {
+			t.Errorf("CLIENT LIST ID %s lacks %q: %q", id, want, line)
+		}
+	}
+	all := ctl.DoString("CLIENT", "LIST")
+	if strings.Count(all, "id=") != 2 || !strings.Contains(all, "cmd=client|list") {
+		t.Errorf("CLIENT LIST: %q", all)
+	}
+	ctl.Do("CLIENT", "UNBLOCK", id)
+	blocked.ReadReply()
+	if line := ctl.DoString("CLIENT", "LIST", "ID", id); !strings.Contains(line, " flags=N ") {
+		t.Errorf("after unblock: %q", line)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -219,6 +220,18 @@ func (s *Server) sessionByID(id int64) *session {
 		}
 	}
 	return nil
+}
+
+// sessionsByID returns the connected clients in CLIENT ID order.
+func (s *Server) sessionsByID() []*session {
+	s.mu.Lock()
+	out := make([]*session, 0, len(s.sessions))
+	for sess := range s.sessions {
+		out = append(out, sess)
+	}
+	s.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
+	return out
 }
 
 // Clients is the number of connected clients.

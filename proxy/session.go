@@ -29,15 +29,22 @@ type session struct {
 	srv     *Server
 	id      uint64
 	conn    net.Conn
+	fd      int // the socket's descriptor, for CLIENT LIST
 	rd      *resp.Reader
 	out     []byte
 	created time.Time
-	lastCmd time.Time
-	curCmd  string
 
-	db, proto int
+	// infoMu guards writes to db, proto, name, lastCmd and lastName, and
+	// other clients' reads of them (CLIENT LIST shows every client); the
+	// session's own goroutine reads them without it.
+	infoMu   sync.Mutex
+	db       int
+	proto    int
+	name     []byte
+	lastCmd  time.Time
+	lastName string // the last command executed, for CLIENT LIST's cmd=
+
 	authed    bool
-	name      []byte
 	replyMode int // replyOn, replyOff, replySkip
 
 	slots   []slot
@@ -63,6 +70,8 @@ type session struct {
 	// blocked is the pinned connection a blocking command waits on, for
 	// CLIENT UNBLOCK from other clients (read under no lock, hence atomic).
 	blocked atomic.Pointer[redis.Pinned]
+	// subscribed mirrors pubsub for CLIENT LIST from other clients.
+	subscribed atomic.Bool
 	// pinnedID is the upstream's id of the pinned connection (0: none),
 	// read by other clients' CLIENT TRACKING REDIRECT.
 	pinnedID atomic.Int64
@@ -99,7 +108,9 @@ func newSession(srv *Server, conn net.Conn) *session {
 		laneDB:  -1,
 	}
 	s.rd.MaxBulkLen = srv.cfg.ProtoMaxBulkLen
+	s.fd = connFD(conn)
 	s.lastCmd = s.created
+	s.lastName = "NULL"
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s
 }
@@ -144,7 +155,15 @@ func (s *session) serve() {
 		s.busy = true
 		s.stateMu.Unlock()
 		if len(cmds) > 0 {
+			// CLIENT LIST's cmd= and idle= for other clients: set once per
+			// batch, before it runs, so a client blocked in its command
+			// shows that command.
+			s.infoMu.Lock()
 			s.lastCmd = time.Now()
+			if c := lookupCommand(cmds[len(cmds)-1].Args); c != nil {
+				s.lastName = c.Name
+			}
+			s.infoMu.Unlock()
 			s.runBatch(cmds)
 		}
 		if err != nil {
@@ -257,6 +276,25 @@ func appendErrorReply(b []byte, err error) []byte {
 }
 
 // reply helpers write a local reply into a slot.
+// setDB, setProto and setName change the fields CLIENT LIST reads.
+func (s *session) setDB(db int) {
+	s.infoMu.Lock()
+	s.db = db
+	s.infoMu.Unlock()
+}
+
+func (s *session) setProto(p int) {
+	s.infoMu.Lock()
+	s.proto = p
+	s.infoMu.Unlock()
+}
+
+func (s *session) setName(n []byte) {
+	s.infoMu.Lock()
+	s.name = append(s.name[:0], n...)
+	s.infoMu.Unlock()
+}
+
 func (sl *slot) raw(b string) { sl.req.Reply = append(sl.req.Reply, b...) }
 func (sl *slot) errorf(msg string) {
 	sl.req.Reply = append(append(append(sl.req.Reply, '-'), msg...), "\r\n"...)

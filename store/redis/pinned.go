@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"sync/atomic"
 	"time"
 )
 
@@ -24,8 +25,8 @@ type Pinned struct {
 	key  pinKey
 	conn net.Conn
 	rr   *replyReader
-	id   int64 // the server's CLIENT ID for this connection
-	bad  bool  // an I/O error or cancellation left the connection unusable
+	id   int64       // the server's CLIENT ID for this connection
+	bad  atomic.Bool // an I/O error or cancellation left the connection unusable (set by the pump too)
 }
 
 // Pin returns a pinned connection to node n (nil: the master, or any node of
@@ -86,7 +87,7 @@ func (p *Pinned) watch(ctx context.Context) (stop func() bool) {
 }
 
 func (p *Pinned) fail(err error) error {
-	p.bad = true
+	p.bad.Store(true)
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
 		return fmt.Errorf("%w: no reply within the read timeout", ErrUnavailable)
@@ -97,7 +98,7 @@ func (p *Pinned) fail(err error) error {
 // Do sends raw and appends the one reply to dst. timeout bounds the wait
 // for the reply (0: wait until ctx is cancelled, for blocking commands).
 func (p *Pinned) Do(ctx context.Context, raw, dst []byte, timeout time.Duration) ([]byte, error) {
-	if p.bad {
+	if p.bad.Load() {
 		return dst, fmt.Errorf("%w: pinned connection broken", ErrUnavailable)
 	}
 	stop := p.watch(ctx)
@@ -115,7 +116,7 @@ func (p *Pinned) Do(ctx context.Context, raw, dst []byte, timeout time.Duration)
 		out, err := p.rr.nextInto(ctx, dst)
 		if err != nil {
 			if ctx.Err() != nil {
-				p.bad = true
+				p.bad.Store(true)
 				return dst, ctx.Err()
 			}
 			return dst, p.fail(err)
@@ -130,13 +131,13 @@ func (p *Pinned) Do(ctx context.Context, raw, dst []byte, timeout time.Duration)
 
 // Write sends raw without waiting for a reply.
 func (p *Pinned) Write(ctx context.Context, raw []byte) error {
-	if p.bad {
+	if p.bad.Load() {
 		return fmt.Errorf("%w: pinned connection broken", ErrUnavailable)
 	}
 	p.conn.SetWriteDeadline(time.Now().Add(p.c.cfg.WriteTimeout))
 	if _, err := p.conn.Write(raw); err != nil {
 		if ctx.Err() != nil {
-			p.bad = true
+			p.bad.Store(true)
 			return ctx.Err()
 		}
 		return p.fail(err)
@@ -153,7 +154,7 @@ func (p *Pinned) ReadReply(ctx context.Context, dst []byte) ([]byte, error) {
 	out, err := p.rr.nextInto(ctx, dst)
 	if err != nil {
 		if ctx.Err() != nil {
-			p.bad = true
+			p.bad.Store(true)
 			return dst, ctx.Err()
 		}
 		return dst, p.fail(err)
@@ -166,7 +167,7 @@ func (p *Pinned) ReadReply(ctx context.Context, dst []byte) ([]byte, error) {
 // replication stream are not RESP replies. The connection cannot be
 // reused afterwards.
 func (p *Pinned) Relay(ctx context.Context, w io.Writer) error {
-	p.bad = true
+	p.bad.Store(true)
 	stop := p.watch(ctx)
 	defer stop()
 	p.conn.SetReadDeadline(time.Time{})
@@ -186,7 +187,7 @@ func (p *Pinned) Relay(ctx context.Context, w io.Writer) error {
 func (p *Pinned) Release(reusable bool) {
 	c := p.c
 	defer func() { <-c.pinned }()
-	if !reusable || p.bad || p.rr.buffered() > 0 || c.ctx.Err() != nil {
+	if !reusable || p.bad.Load() || p.rr.buffered() > 0 || c.ctx.Err() != nil {
 		p.conn.Close()
 		return
 	}
