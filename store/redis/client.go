@@ -118,13 +118,14 @@ type Client struct {
 	slots  *[16384]*Node // cluster; nil until the first slot map
 	closed bool
 
-	pinned   chan struct{} // semaphore of MaxPinned
-	idleMu   sync.Mutex    // guards idle
-	idle     map[pinKey][]*Pinned
-	refresh  chan struct{} // asks the cluster watcher for a new slot map
-	version  atomic.Pointer[string]
-	dbCount  atomic.Int32
-	sentinel []*goredis.SentinelClient
+	pinned    chan struct{} // semaphore of MaxPinned
+	idleMu    sync.Mutex    // guards idle and refilling
+	idle      map[pinKey][]*Pinned
+	refilling map[pinKey]bool
+	refresh   chan struct{} // asks the cluster watcher for a new slot map
+	version   atomic.Pointer[string]
+	dbCount   atomic.Int32
+	sentinel  []*goredis.SentinelClient
 }
 
 // New returns a Client. It does not connect: lanes dial on first use, and
@@ -137,13 +138,14 @@ func New(cfg Config) (*Client, error) {
 	cfg.ensureDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Client{
-		cfg:     cfg,
-		ctx:     ctx,
-		cancel:  cancel,
-		nodes:   map[string]*Node{},
-		pinned:  make(chan struct{}, cfg.MaxPinned),
-		idle:    map[pinKey][]*Pinned{},
-		refresh: make(chan struct{}, 1),
+		cfg:       cfg,
+		ctx:       ctx,
+		cancel:    cancel,
+		nodes:     map[string]*Node{},
+		pinned:    make(chan struct{}, cfg.MaxPinned),
+		idle:      map[pinKey][]*Pinned{},
+		refilling: map[pinKey]bool{},
+		refresh:   make(chan struct{}, 1),
 	}
 	c.dbCount.Store(16)
 	switch cfg.Topology {

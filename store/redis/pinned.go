@@ -45,27 +45,112 @@ func (c *Client) Pin(ctx context.Context, n *Node, db, proto int) (*Pinned, erro
 		return nil, fmt.Errorf("%w (backend.redis.max_pinned is %d)", ErrTooManyPinned, c.cfg.MaxPinned)
 	}
 	key := pinKey{n.Addr(), db, proto}
-	c.idleMu.Lock()
-	if list := c.idle[key]; len(list) > 0 {
+	defer c.refillIdle(key)
+	if p := c.takeIdle(key); p != nil {
+		return p, nil
+	}
+	p, err := c.dialPinned(ctx, key)
+	if err != nil {
+		<-c.pinned
+		return nil, err
+	}
+	return p, nil
+}
+
+// minIdlePinned connections per (server, db, protocol) are kept dialled
+// once a client has needed one there, so that pinning costs no round trip.
+// It matters for ordering, not only latency: a client that sends a blocking
+// command and another that then pushes to the same list over a warm lane
+// expect the server to see them in that order, as it would directly.
+const minIdlePinned = 2
+
+// takeIdle returns an idle connection for key that is still open, or nil.
+func (c *Client) takeIdle(key pinKey) *Pinned {
+	for {
+		c.idleMu.Lock()
+		list := c.idle[key]
+		if len(list) == 0 {
+			c.idleMu.Unlock()
+			return nil
+		}
 		p := list[len(list)-1]
 		c.idle[key] = list[:len(list)-1]
 		c.idleMu.Unlock()
-		return p, nil
+		if p.alive() {
+			return p
+		}
+		p.conn.Close()
 	}
+}
+
+// alive checks, without blocking, that the server has not closed an idle
+// connection (a restart, its timeout) nor sent anything on it.
+func (p *Pinned) alive() bool {
+	var b [1]byte
+	p.conn.SetReadDeadline(time.Now())
+	n, err := p.conn.Read(b[:])
+	p.conn.SetReadDeadline(time.Time{})
+	var ne net.Error
+	return n == 0 && errors.As(err, &ne) && ne.Timeout()
+}
+
+// refillIdle dials, in the background, the idle connections key lacks.
+// One refill per key runs at a time.
+func (c *Client) refillIdle(key pinKey) {
+	c.idleMu.Lock()
+	if len(c.idle[key]) >= minIdlePinned || c.refilling[key] || c.ctx.Err() != nil {
+		c.idleMu.Unlock()
+		return
+	}
+	c.refilling[key] = true
 	c.idleMu.Unlock()
-	conn, err := c.dial(ctx, key.addr, db, proto, c.cfg.Topology == Sentinel)
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		defer func() {
+			c.idleMu.Lock()
+			delete(c.refilling, key)
+			c.idleMu.Unlock()
+		}()
+		for {
+			c.idleMu.Lock()
+			n := len(c.idle[key])
+			c.idleMu.Unlock()
+			if n >= minIdlePinned || c.ctx.Err() != nil {
+				return
+			}
+			p, err := c.dialPinned(c.ctx, key)
+			if err != nil {
+				return
+			}
+			c.idleMu.Lock()
+			if c.ctx.Err() != nil {
+				c.idleMu.Unlock()
+				p.conn.Close()
+				return
+			}
+			c.idle[key] = append(c.idle[key], p)
+			c.idleMu.Unlock()
+		}
+	}()
+}
+
+// dialPinned opens a connection for key and learns its server-side id.
+func (c *Client) dialPinned(ctx context.Context, key pinKey) (*Pinned, error) {
+	conn, err := c.dial(ctx, key.addr, key.db, key.proto, c.cfg.Topology == Sentinel)
 	if err != nil {
-		<-c.pinned
 		return nil, err
 	}
 	p := &Pinned{c: c, key: key, conn: conn, rr: newReplyReader(conn)}
 	// The server's id for this connection, so that CLIENT UNBLOCK and
 	// tracking REDIRECT naming a respcache client can be translated. A
 	// server that refuses CLIENT ID (renamed, ACL) leaves it 0.
-	if reply, err := p.Do(ctx, []byte("*2\r\n$6\r\nCLIENT\r\n$2\r\nID\r\n"), nil, c.cfg.ReadTimeout); err != nil {
-		p.Release(false)
+	reply, err := p.Do(ctx, []byte("*2\r\n$6\r\nCLIENT\r\n$2\r\nID\r\n"), nil, c.cfg.ReadTimeout)
+	if err != nil {
+		conn.Close()
 		return nil, err
-	} else if len(reply) > 3 && reply[0] == ':' {
+	}
+	if len(reply) > 3 && reply[0] == ':' {
 		p.id, _ = strconv.ParseInt(string(reply[1:len(reply)-2]), 10, 64)
 	}
 	return p, nil
