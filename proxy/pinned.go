@@ -89,22 +89,31 @@ func (s *session) maybeUnpin() {
 // pinDo runs raw on the pinned connection into sl. A blocking command waits
 // without a timeout, as long as the client is connected.
 func (s *session) pinDo(raw []byte, sl *slot, blocking bool) bool {
-	ctx := s.ctx
-	timeout := s.srv.cfg.UpstreamReadTimeout
-	var stopWatch func()
-	if blocking {
-		timeout = 0
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithCancel(s.ctx)
-		stopWatch = s.watchHangup(cancel)
-		defer cancel()
-		s.blocked.Store(s.pin)
+	if !blocking {
+		reply, err := s.pin.Do(s.ctx, raw, sl.req.Reply[:0], s.srv.cfg.UpstreamReadTimeout)
+		if err != nil {
+			sl.req.Err = err
+			s.unpin(false)
+			return false
+		}
+		sl.req.Reply = reply
+		return true
 	}
-	reply, err := s.pin.Do(ctx, raw, sl.req.Reply[:0], timeout)
-	if stopWatch != nil {
-		s.blocked.Store(nil)
-		stopWatch()
+	// A blocking command is written before anything else is set up: the
+	// server should see it as early as a direct client's, or another
+	// client's push sent just after it may overtake it.
+	if err := s.pin.Write(s.ctx, raw); err != nil {
+		sl.req.Err = err
+		s.unpin(false)
+		return false
 	}
+	ctx, cancel := context.WithCancel(s.ctx)
+	defer cancel()
+	s.blocked.Store(s.pin)
+	stopWatch := s.watchHangup(cancel)
+	reply, err := s.pin.Read(ctx, sl.req.Reply[:0], 0)
+	s.blocked.Store(nil)
+	stopWatch()
 	if err != nil {
 		sl.req.Err = err
 		s.unpin(false)

@@ -27,6 +27,8 @@ type Pinned struct {
 	rr   *replyReader
 	id   int64       // the server's CLIENT ID for this connection
 	bad  atomic.Bool // an I/O error or cancellation left the connection unusable (set by the pump too)
+	// idleSince is when the connection was last put in the idle pool.
+	idleSince time.Time
 }
 
 // Pin returns a pinned connection to node n (nil: the master, or any node of
@@ -76,7 +78,10 @@ func (c *Client) takeIdle(key pinKey) *Pinned {
 		p := list[len(list)-1]
 		c.idle[key] = list[:len(list)-1]
 		c.idleMu.Unlock()
-		if p.alive() {
+		// A connection idle for long may have been closed by the server
+		// (restart, timeout); one just released is used without the probe,
+		// which would delay its command.
+		if time.Since(p.idleSince) < time.Second || p.alive() {
 			return p
 		}
 		p.conn.Close()
@@ -183,14 +188,20 @@ func (p *Pinned) fail(err error) error {
 // Do sends raw and appends the one reply to dst. timeout bounds the wait
 // for the reply (0: wait until ctx is cancelled, for blocking commands).
 func (p *Pinned) Do(ctx context.Context, raw, dst []byte, timeout time.Duration) ([]byte, error) {
+	if err := p.Write(ctx, raw); err != nil {
+		return dst, err
+	}
+	return p.Read(ctx, dst, timeout)
+}
+
+// Read appends the reply to a command sent with Write (and any pushes that
+// precede it) to dst. timeout as for Do.
+func (p *Pinned) Read(ctx context.Context, dst []byte, timeout time.Duration) ([]byte, error) {
 	if p.bad.Load() {
 		return dst, fmt.Errorf("%w: pinned connection broken", ErrUnavailable)
 	}
 	stop := p.watch(ctx)
 	defer stop()
-	if err := p.Write(ctx, raw); err != nil {
-		return dst, err
-	}
 	if timeout > 0 {
 		p.conn.SetReadDeadline(time.Now().Add(timeout))
 	} else {
@@ -279,6 +290,7 @@ func (p *Pinned) Release(reusable bool) {
 	c.idleMu.Lock()
 	defer c.idleMu.Unlock()
 	if list := c.idle[p.key]; len(list) < 16 {
+		p.idleSince = time.Now()
 		c.idle[p.key] = append(list, p)
 		return
 	}
