@@ -92,9 +92,7 @@ func (s *session) pinDo(raw []byte, sl *slot, blocking bool) bool {
 	if !blocking {
 		reply, err := s.pin.Do(s.ctx, raw, sl.req.Reply[:0], s.srv.cfg.UpstreamReadTimeout)
 		if err != nil {
-			sl.req.Err = err
-			s.unpin(false)
-			return false
+			return s.pinFailed(sl, err)
 		}
 		sl.req.Reply = reply
 		return true
@@ -103,9 +101,7 @@ func (s *session) pinDo(raw []byte, sl *slot, blocking bool) bool {
 	// server should see it as early as a direct client's, or another
 	// client's push sent just after it may overtake it.
 	if err := s.pin.Write(s.ctx, raw); err != nil {
-		sl.req.Err = err
-		s.unpin(false)
-		return false
+		return s.pinFailed(sl, err)
 	}
 	ctx, cancel := context.WithCancel(s.ctx)
 	defer cancel()
@@ -115,12 +111,18 @@ func (s *session) pinDo(raw []byte, sl *slot, blocking bool) bool {
 	s.blocked.Store(nil)
 	stopWatch()
 	if err != nil {
-		sl.req.Err = err
-		s.unpin(false)
-		return false
+		return s.pinFailed(sl, err)
 	}
 	sl.req.Reply = reply
 	return true
+}
+
+// pinFailed reports a pinned connection's failure in sl and drops the
+// connection; it returns false for pinDo.
+func (s *session) pinFailed(sl *slot, err error) bool {
+	sl.req.Err = err
+	s.unpin(false)
+	return false
 }
 
 // watchHangup reads from the client while a blocking command waits; if the
@@ -253,16 +255,26 @@ func (s *session) switchPinnedProto() {
 // startPubsub pins a connection (if none) and starts the pump that relays
 // everything the server sends from now on.
 func (s *session) startPubsub(cmd *resp.Command, c *Command, sl *slot) {
+	s.startPump(cmd, c, sl, s.pump)
+}
+
+// startPump pins a connection (if none), switches the session to pump
+// mode, where everything the server sends is relayed by relay in its own
+// goroutine, and forwards cmd.
+func (s *session) startPump(cmd *resp.Command, c *Command, sl *slot, relay func(context.Context, *redis.Pinned)) {
 	if s.pin == nil && !s.pinFor(cmd, c, sl) {
 		return
 	}
 	s.pubsub = true
 	s.subscribed.Store(true)
 	s.flushOutLocked()
-	p := s.pin
-	ctx := s.ctx
-	s.pumpDone = make(chan struct{})
-	go s.pump(ctx, p, s.pumpDone)
+	p, ctx := s.pin, s.ctx
+	done := make(chan struct{})
+	s.pumpDone = done
+	go func() {
+		defer close(done)
+		relay(ctx, p)
+	}()
 	s.dispatchPubsub(cmd, c, sl)
 }
 
@@ -287,8 +299,7 @@ func (s *session) flushOutLocked() {
 
 // pump copies replies and pushes from the pinned connection to the client
 // until either side fails or the session ends.
-func (s *session) pump(ctx context.Context, p *redis.Pinned, done chan struct{}) {
-	defer close(done)
+func (s *session) pump(ctx context.Context, p *redis.Pinned) {
 	var buf []byte
 	for {
 		var err error
@@ -405,22 +416,12 @@ func (s *session) routeMulti(cmd *resp.Command, c *Command, sl *slot) bool {
 // of the connection; what the client sends afterwards (REPLCONF ACK) is
 // forwarded as in pub/sub mode.
 func (s *session) startReplicaRelay(cmd *resp.Command, c *Command, sl *slot) {
-	if s.pin == nil && !s.pinFor(cmd, c, sl) {
-		return
-	}
-	s.pubsub = true
-	s.subscribed.Store(true)
-	s.flushOutLocked()
-	p, ctx := s.pin, s.ctx
-	s.pumpDone = make(chan struct{})
-	go func(done chan struct{}) {
-		defer close(done)
+	s.startPump(cmd, c, sl, func(ctx context.Context, p *redis.Pinned) {
 		p.Relay(ctx, lockedWriter{s})
 		if ctx.Err() == nil {
 			s.conn.Close()
 		}
-	}(s.pumpDone)
-	s.dispatchPubsub(cmd, c, sl)
+	})
 }
 
 // lockedWriter writes to the client under the session's write lock.
