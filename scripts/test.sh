@@ -30,7 +30,7 @@ go vet ./...
 
 echo "== staticcheck"
 if ! command -v staticcheck >/dev/null 2>&1; then
-	GOBIN="$(go env GOPATH)/bin" go install "honnef.co/go/tools/cmd/staticcheck@latest" >/dev/null 2>&1 || true
+	GOBIN="$(go env GOPATH)/bin" go install "honnef.co/go/tools/cmd/staticcheck@v0.8.2" >/dev/null 2>&1 || true
 	export PATH="$(go env GOPATH)/bin:$PATH"
 fi
 if command -v staticcheck >/dev/null 2>&1; then
