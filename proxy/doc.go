@@ -34,8 +34,8 @@
 // limits.deny_commands (NOPERM); unauthenticated commands never reach the
 // upstream, so those errors are written here. Then:
 //
-//   - connection commands are answered locally: AUTH, HELLO, SELECT, PING,
-//     ECHO, QUIT, RESET, CLIENT SETNAME/GETNAME/ID/INFO/LIST/REPLY, and
+//   - connection commands are answered locally: AUTH, HELLO, SELECT,
+//     QUIT, RESET, CLIENT SETNAME/GETNAME/ID/INFO/LIST/REPLY/UNBLOCK, and
 //     (P|S)UNSUBSCRIBE from a client with no subscription;
 //   - stateful commands take a pinned upstream connection (pinned.go):
 //     MULTI and WATCH until EXEC/DISCARD/UNWATCH, blocking commands for

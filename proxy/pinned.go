@@ -168,12 +168,7 @@ func (s *session) dispatchPinned(cmd *resp.Command, c *Command, sl *slot) {
 	}
 	switch name {
 	case "quit", "reset", "auth", "hello", "client|setname", "client|getname", "client|id",
-		"client|info", "client|list", "client|reply", "ping", "echo":
-		if name == "ping" || name == "echo" {
-			if s.inMulti {
-				break // queued by the server like any command
-			}
-		}
+		"client|info", "client|list", "client|reply":
 		s.local(cmd, c, sl)
 		return
 	case "select":

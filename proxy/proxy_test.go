@@ -207,7 +207,8 @@ func TestUpstreamDownAndBack(t *testing.T) {
 	if !strings.HasPrefix(got, "-ERR upstream unavailable: ") {
 		t.Fatalf("while down: %q", got)
 	}
-	if got := c.DoString("PING"); got != "+PONG\r\n" {
+	// PING goes to the upstream, so a health check sees the outage.
+	if got := c.DoString("PING"); !strings.HasPrefix(got, "-ERR upstream unavailable: ") {
 		t.Fatalf("PING while down: %q", got)
 	}
 	srv.Restart()
@@ -453,5 +454,30 @@ func TestClientListShowsBlocked(t *testing.T) {
 	blocked.ReadReply()
 	if line := ctl.DoString("CLIENT", "LIST", "ID", id); !strings.Contains(line, " flags=N ") {
 		t.Errorf("after unblock: %q", line)
+	}
+}
+
+// A command slower than the read timeout (a long script) is waited for: the
+// timeout detects a dead server, not a busy one, which answers a PING on
+// another connection once the script ends (or BUSY after 5s). A paused
+// server is still detected, within the read timeout plus the 6s probe.
+func TestSlowCommandIsNotAnOutage(t *testing.T) {
+	srv := up(t)
+	p := startProxy(t, Config{UpstreamReadTimeout: 300 * time.Millisecond},
+		redis.Config{Addrs: []string{srv.Addr()}, ReadTimeout: 300 * time.Millisecond})
+	c := redistest.Dial(t, p.Addr)
+	start := time.Now()
+	script := "local s = redis.call('TIME'); local n = 0; " +
+		"while true do local t = redis.call('TIME'); if (t[1]-s[1])*1000000 + (t[2]-s[2]) > 1200000 then break end; n = n + 1 end; return 1"
+	if got := c.DoString("EVAL", script, "0"); got != ":1\r\n" {
+		t.Fatalf("slow script: %q after %v", got, time.Since(start))
+	}
+	if got := c.DoString("SET", "after", "1"); got != "+OK\r\n" {
+		t.Fatalf("after the slow script: %q", got)
+	}
+	srv.Pause()
+	defer srv.Resume()
+	if got := c.DoString("GET", "after"); !strings.HasPrefix(got, "-ERR upstream unavailable: ") {
+		t.Fatalf("a hung server must still be detected: %q", got)
 	}
 }

@@ -223,7 +223,9 @@ func (r *Reader) parseMultibulk() (bool, error) {
 		rest := b[pos:]
 		nl = bytes.IndexByte(rest, '\r')
 		if nl < 0 {
-			if len(b) > InlineMax {
+			// Redis measures what is left after the arguments it has
+			// already consumed, not the whole request.
+			if len(rest) > InlineMax {
 				r.args = r.args[:start]
 				return false, &ProtocolError{"too big bulk count string"}
 			}

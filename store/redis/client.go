@@ -380,6 +380,36 @@ func isMasterRole(reply []byte) bool {
 	return strings.Contains(string(reply[:min(len(reply), 32)]), "master")
 }
 
+// busyReplyWindow is how long serverAlive waits for any answer: redis-server
+// answers nothing at all while a script runs until busy-reply-threshold
+// (5s by default), then BUSY, so a shorter probe cannot tell a busy server
+// from a hung one.
+const busyReplyWindow = 6 * time.Second
+
+// serverAlive reports whether the server at addr answers anything (PONG,
+// BUSY, NOAUTH, LOADING all count) to a PING on a new connection within
+// max(read timeout, busyReplyWindow).
+func (c *Client) serverAlive(addr string) bool {
+	d := net.Dialer{Timeout: c.cfg.DialTimeout}
+	var conn net.Conn
+	var err error
+	if c.cfg.TLS != nil {
+		conn, err = (&tls.Dialer{NetDialer: &d, Config: c.cfg.TLS}).DialContext(c.ctx, "tcp", addr)
+	} else {
+		conn, err = d.DialContext(c.ctx, "tcp", addr)
+	}
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(max(c.cfg.ReadTimeout, busyReplyWindow)))
+	if _, err := conn.Write([]byte("*1\r\n$4\r\nPING\r\n")); err != nil {
+		return false
+	}
+	_, err = newReplyReader(conn).next()
+	return err == nil
+}
+
 func appendCmd(b []byte, args ...string) []byte {
 	b = append(b, '*')
 	b = append(b, itoa(len(args))...)

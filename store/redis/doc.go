@@ -45,8 +45,13 @@
 // (50ms doubling to 1s): requests arriving during the backoff fail at once,
 // so an outage costs clients a fast error, not a hang. The first request
 // after the backoff redials; respcache therefore starts without its
-// upstream and recovers by itself. A lane with requests in flight and no
-// reply for ReadTimeout is considered dead.
+// upstream and recovers by itself. A lane whose oldest request has had no
+// reply for ReadTimeout is considered dead only if the server also answers
+// nothing to a PING on a fresh connection within 6 seconds (redis-server
+// stays silent while a script runs until its 5s busy-reply threshold, then
+// answers BUSY): a slow command is waited for, a hung server is detected
+// within ReadTimeout + 6s. The lane's other clients wait behind the slow
+// command, as they would on the server itself.
 //
 // Lock order: Client.mu before node.mu before lane.mu; lane.mu is never held
 // across I/O.

@@ -336,6 +336,14 @@ func (l *Lane) readLoop(conn net.Conn, gen uint64) {
 					armed = time.Time{}
 					continue
 				}
+				// The read timeout detects a dead server, not a slow
+				// command (a long script, DEBUG SLEEP): if the server
+				// answers on a fresh connection, keep waiting.
+				if l.n.c.serverAlive(l.n.Addr()) {
+					l.busySince.Store(time.Now().UnixNano())
+					armed = time.Time{}
+					continue
+				}
 				err = fmt.Errorf("no reply within %v", rt)
 			}
 			l.mu.Lock()
