@@ -100,8 +100,9 @@ func (s *session) dispatchFree(cmd *resp.Command, c *Command, sl *slot) {
 	s.forward(cmd, c, sl)
 }
 
-// isBlocking reports commands that may wait for another client: they run
-// on a pinned connection so they cannot hold up a shared lane.
+// isBlocking reports commands that may wait for another client, or run
+// unboundedly long: they run on a pinned connection so they cannot hold up
+// a shared lane.
 func isBlocking(c *Command, args [][]byte) bool {
 	switch c.Name {
 	case "xread", "xreadgroup":
@@ -116,6 +117,10 @@ func isBlocking(c *Command, args [][]byte) bool {
 		return false
 	case "wait", "debug":
 		return true // WAIT and DEBUG SLEEP hold the connection by design
+	case "eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro":
+		// A script can run for as long as it likes (until SCRIPT KILL);
+		// on a shared lane it would hold every other client of that lane.
+		return true
 	}
 	return c.Has(FlagBlocking)
 }
@@ -130,7 +135,7 @@ func (s *session) forward(cmd *resp.Command, c *Command, sl *slot) {
 				sl.req.Err = err
 				return
 			}
-			s.lane, s.laneDB, s.laneP = n.Lane(s.db, s.proto, int(s.id)), s.db, s.proto
+			s.lane, s.laneDB, s.laneP = n.PickLane(s.db, s.proto, int(s.id)), s.db, s.proto
 		}
 		lane = s.lane
 	} else {

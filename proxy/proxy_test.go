@@ -481,3 +481,32 @@ func TestSlowCommandIsNotAnOutage(t *testing.T) {
 		t.Fatalf("a hung server must still be detected: %q", got)
 	}
 }
+
+// A client is not held behind another client's slow command on a shared
+// lane: it moves to another lane and gets the server's own answer (BUSY
+// while a script runs past lua-time-limit).
+func TestNoHeadOfLineBlocking(t *testing.T) {
+	srv := up(t)
+	p := startProxy(t, Config{}, redis.Config{Addrs: []string{srv.Addr()}, Lanes: 1})
+	slow, other := redistest.Dial(t, p.Addr), redistest.Dial(t, p.Addr)
+	direct := redistest.Dial(t, srv.Addr())
+	direct.Do("CONFIG", "SET", "lua-time-limit", "10")
+	slow.Send("EVAL", "while true do end", "0")
+	redistest.Eventually(t, 5*time.Second, func() bool {
+		start := time.Now()
+		got := other.DoString("PING")
+		if d := time.Since(start); d > 2*time.Second {
+			t.Fatalf("PING behind a running script took %v", d)
+		}
+		return strings.HasPrefix(got, "-BUSY")
+	}, "BUSY from the server while the script runs")
+	if got := other.DoString("SCRIPT", "KILL"); got != "+OK\r\n" {
+		t.Fatalf("SCRIPT KILL: %q", got)
+	}
+	if got := string(slow.ReadReply()); !strings.HasPrefix(got, "-ERR Error running script") && !strings.Contains(got, "killed") {
+		t.Fatalf("killed script reply: %q", got)
+	}
+	if got := other.DoString("PING"); got != "+PONG\r\n" {
+		t.Fatalf("PING after the kill: %q", got)
+	}
+}

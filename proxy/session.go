@@ -222,6 +222,9 @@ func (s *session) flushOut() bool {
 // commands are queued per lane, every touched lane is flushed once, and the
 // replies are written in order when all have arrived.
 func (s *session) runBatch(cmds []resp.Command) {
+	if s.lane != nil && s.lane.Stalled() {
+		s.lane = nil // nothing in flight: pick a lane that is not stalled
+	}
 	if cap(s.slots) < len(cmds) {
 		s.slots = make([]slot, len(cmds), max(len(cmds), 2*cap(s.slots)))
 	}

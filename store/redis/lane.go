@@ -85,7 +85,51 @@ func (n *Node) Lane(db, proto, idx int) *Lane {
 	if idx < 0 {
 		idx = -idx
 	}
-	return ls[idx%len(ls)]
+	return ls[idx%n.c.cfg.Lanes]
+}
+
+// stallAfter is how long the oldest request of a lane may wait before
+// PickLane steers other clients away from it.
+const stallAfter = 50 * time.Millisecond
+
+// PickLane is Lane for a client that has no request in flight: if the
+// client's own lane is stalled behind a slow command (a long script, a big
+// KEYS), it returns another lane that is not, opening extra lanes (up to
+// 4 x Config.Lanes) when all are stalled. Clients are thereby not held
+// behind another client's slow command, as they would not be on the server
+// itself. The caller must use the returned lane for all of a batch's
+// commands, so its own commands keep their order.
+func (n *Node) PickLane(db, proto, idx int) *Lane {
+	l := n.Lane(db, proto, idx)
+	now := time.Now().UnixNano()
+	if !l.stalled(now) {
+		return l
+	}
+	k := laneKey{db, proto}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	ls := n.lanes[k]
+	for _, o := range ls {
+		if !o.stalled(now) {
+			return o
+		}
+	}
+	if len(ls) >= 4*n.c.cfg.Lanes {
+		return l
+	}
+	o := &Lane{n: n, db: db, proto: proto, idx: len(ls), kick: make(chan struct{}, 1)}
+	n.lanes[k] = append(ls, o)
+	return o
+}
+
+// Stalled reports whether the lane's oldest request has waited longer than
+// stallAfter: a client with nothing in flight should pick another.
+func (l *Lane) Stalled() bool { return l.stalled(time.Now().UnixNano()) }
+
+// stalled reports whether the lane's oldest request has waited longer than
+// stallAfter.
+func (l *Lane) stalled(now int64) bool {
+	return l.pending.Load() > 0 && now-l.busySince.Load() > int64(stallAfter)
 }
 
 // closeLanes drops every lane connection (failover, removal, Close).
@@ -116,6 +160,8 @@ type Lane struct {
 	// waiting (unix nanos): set when the queue turns non-empty and on every
 	// reply. The read timeout is measured from it.
 	busySince atomic.Int64
+	// pending mirrors queue.len() for PickLane, which reads it unlocked.
+	pending atomic.Int32
 
 	mu          sync.Mutex // guards the fields below
 	conn        net.Conn   // nil while down or connecting
@@ -165,6 +211,7 @@ func (l *Lane) enqueueLocked(raw []byte, r *Request) {
 	}
 	l.wbuf = append(l.wbuf, raw...)
 	l.queue.push(r)
+	l.pending.Add(1)
 }
 
 // readyLocked returns nil when requests may be queued: the lane is up or
@@ -236,6 +283,7 @@ func (l *Lane) failLocked(err error) {
 		if r == nil {
 			break
 		}
+		l.pending.Add(-1)
 		r.finish(err)
 	}
 }
@@ -387,6 +435,7 @@ func (l *Lane) readLoop(conn net.Conn, gen uint64) {
 			if r == nil {
 				break
 			}
+			l.pending.Add(-1)
 			batch = append(batch, r)
 			frames[replies] = frames[i]
 			replies++
