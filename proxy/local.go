@@ -34,6 +34,11 @@ func (s *session) local(cmd *resp.Command, c *Command, sl *slot) bool {
 	case "client|unblock":
 		s.clientUnblock(args, sl)
 	case "quit":
+		// Close a pinned upstream connection before the client sees +OK:
+		// what the client's state on the server means to others (a tracking
+		// redirect target, a subscription) must be gone by then, as it is
+		// when Redis answers QUIT itself.
+		s.unpin(false)
 		sl.ok()
 		s.closeAfter = true
 	case "reset":
