@@ -2,7 +2,6 @@ package redis
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -604,28 +603,11 @@ func (rr *replyReader) frames() ([][]byte, error) {
 func (rr *replyReader) consumed() { rr.r = rr.pending }
 
 // next returns one complete reply (a copy), reading as needed.
-func (rr *replyReader) next() ([]byte, error) {
-	for {
-		if rr.r < rr.w {
-			n, err := rr.scan.Scan(rr.buf[rr.r:rr.w])
-			if err != nil {
-				return nil, err
-			}
-			if n > 0 {
-				out := append([]byte(nil), rr.buf[rr.r:rr.r+n]...)
-				rr.r += n
-				return out, nil
-			}
-		}
-		if err := rr.fill(); err != nil {
-			return nil, err
-		}
-	}
-}
+func (rr *replyReader) next() ([]byte, error) { return rr.nextInto(nil) }
 
-// nextInto appends one complete reply to dst, reading as needed; ctx
-// cancellation is the caller's business (it expires the deadline).
-func (rr *replyReader) nextInto(_ context.Context, dst []byte) ([]byte, error) {
+// nextInto appends one complete reply to dst, reading as needed. The caller
+// bounds the wait with the connection's deadline.
+func (rr *replyReader) nextInto(dst []byte) ([]byte, error) {
 	for {
 		if rr.r < rr.w {
 			n, err := rr.scan.Scan(rr.buf[rr.r:rr.w])

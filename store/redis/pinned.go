@@ -209,7 +209,7 @@ func (p *Pinned) Read(ctx context.Context, dst []byte, timeout time.Duration) ([
 	}
 	for {
 		start := len(dst)
-		out, err := p.rr.nextInto(ctx, dst)
+		out, err := p.rr.nextInto(dst)
 		if err != nil {
 			if ctx.Err() != nil {
 				p.bad.Store(true)
@@ -247,7 +247,7 @@ func (p *Pinned) ReadReply(ctx context.Context, dst []byte) ([]byte, error) {
 	stop := p.watch(ctx)
 	defer stop()
 	p.conn.SetReadDeadline(time.Time{})
-	out, err := p.rr.nextInto(ctx, dst)
+	out, err := p.rr.nextInto(dst)
 	if err != nil {
 		if ctx.Err() != nil {
 			p.bad.Store(true)
