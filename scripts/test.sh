@@ -41,5 +41,5 @@ fi
 
 echo "== go test -race"
 # Tests that need redis-server fail (instead of skipping) when it is missing.
-export RESPCACHE_REQUIRE_REDIS=1
+export REDISTEST_REQUIRE_REDIS=1
 go test -race -timeout 25m "$@" ./...

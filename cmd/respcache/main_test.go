@@ -47,7 +47,7 @@ func TestFlags(t *testing.T) {
 	os.WriteFile(bad, []byte("listen: nope\nlimits:\n  max_clientz: 3\n"), 0o600)
 	out.Reset()
 	if code := run([]string{"--check-config", "--config", good}, &out, &errb); code != 0 || out.String() != "configuration is valid\n" {
-		t.Fatalf("--check-config good: %d %q", code, out.String())
+		t.Fatalf("--check-config good: exit %d, stdout %q, stderr %q", code, out.String(), errb.String())
 	}
 	errb.Reset()
 	if code := run([]string{"--check-config", "--config", bad}, &out, &errb); code != 1 {

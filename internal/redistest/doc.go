@@ -19,7 +19,7 @@
 // drive the process. StartCluster and StartSentinel build on Start.
 //
 // When redis-server (or redis-sentinel) is not on PATH, tests skip with the
-// reason, unless RESPCACHE_REQUIRE_REDIS=1 (set by CI), which makes it a
+// reason, unless REDISTEST_REQUIRE_REDIS=1 (set by CI), which makes it a
 // failure, so that CI can never pass by skipping.
 //
 // # Raw client

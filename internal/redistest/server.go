@@ -19,7 +19,7 @@ import (
 // RequireEnv names the environment variable that turns a missing
 // redis-server/redis-sentinel binary from a skip into a failure. CI sets it
 // to 1 so that tests needing Redis can never be skipped silently there.
-const RequireEnv = "RESPCACHE_REQUIRE_REDIS"
+const RequireEnv = "REDISTEST_REQUIRE_REDIS"
 
 // StartTimeout bounds how long Start waits for a new server to answer PING.
 const StartTimeout = 15 * time.Second
@@ -74,7 +74,7 @@ type Server struct {
 // t.TempDir() as working directory, no persistence (save "", appendonly no)
 // and the DEBUG command enabled, waits until it answers PING, and registers
 // its shutdown with t.Cleanup. If redis-server is not on PATH the test is
-// skipped, or failed when RESPCACHE_REQUIRE_REDIS=1.
+// skipped, or failed when REDISTEST_REQUIRE_REDIS=1.
 func Start(t testing.TB, opts ...Option) *Server {
 	t.Helper()
 	var cfg serverConfig
@@ -340,7 +340,7 @@ func (s *Server) launch() error {
 	}
 }
 
-// requireBinary finds name on PATH, or skips (fails under RESPCACHE_REQUIRE_REDIS=1).
+// requireBinary finds name on PATH, or skips (fails under REDISTEST_REQUIRE_REDIS=1).
 func requireBinary(t testing.TB, name string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
