@@ -379,8 +379,10 @@ func TestClientUnblock(t *testing.T) {
 		{"ERROR", "-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n"},
 	} {
 		blocked.Send("BLPOP", "l", "0")
+		// flags=b, not cmd=blpop: an idle pooled connection that ran the
+		// previous BLPOP still shows it as its last command.
 		redistest.Eventually(t, 5*time.Second, func() bool {
-			return strings.Contains(direct.DoString("CLIENT", "LIST"), "cmd=blpop")
+			return strings.Contains(direct.DoString("CLIENT", "LIST"), "flags=b")
 		}, "BLPOP blocked")
 		args := []string{"CLIENT", "UNBLOCK", id}
 		if tc.reason != "" {

@@ -4,6 +4,8 @@
 #
 #   ./scripts/test.sh            everything (what CI runs)
 #   ./scripts/test.sh -short     skip the slow cluster/sentinel/soak variants
+#   REDISTEST_LONG=1 ./scripts/test.sh   also the long variants (repeated slot
+#                                migrations under load)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
