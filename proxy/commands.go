@@ -139,17 +139,21 @@ func lowerInto(dst, s []byte) []byte {
 	return dst
 }
 
-// isName reports whether arg equals the lower-case name, ignoring case.
+// isName reports whether arg equals name, ignoring ASCII case on both sides
+// (key-spec keywords are stored upper-case, command names lower-case).
 func isName(arg []byte, name string) bool {
 	if len(arg) != len(name) {
 		return false
 	}
 	for i := 0; i < len(arg); i++ {
-		c := arg[i]
-		if c >= 'A' && c <= 'Z' {
-			c += 'a' - 'A'
+		a, n := arg[i], name[i]
+		if a >= 'A' && a <= 'Z' {
+			a += 'a' - 'A'
 		}
-		if c != name[i] {
+		if n >= 'A' && n <= 'Z' {
+			n += 'a' - 'A'
+		}
+		if a != n {
 			return false
 		}
 	}
@@ -198,7 +202,7 @@ func (c *Command) appendKeyPositions(dst []int, args [][]byte) []int {
 				if j >= argc || j < 1 {
 					break
 				}
-				if isName(args[j], strings.ToLower(s.BeginKeyword)) {
+				if isName(args[j], s.BeginKeyword) {
 					first = j + 1
 					break
 				}

@@ -227,9 +227,9 @@ func wrongArity(c *Command) string {
 }
 
 // sanitize maps CR and LF to spaces, as addReplyErrorFormat does.
-func sanitize(s string) string {
-	return strings.NewReplacer("\r", " ", "\n", " ").Replace(s)
-}
+func sanitize(s string) string { return crlfToSpace.Replace(s) }
+
+var crlfToSpace = strings.NewReplacer("\r", " ", "\n", " ")
 
 func atoiDB(b []byte) (int, bool) {
 	v, ok := resp.ParseInt(b)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -274,7 +273,7 @@ func appendErrorReply(b []byte, err error) []byte {
 		msg = "upstream unavailable: request cancelled"
 	}
 	b = append(b, "-ERR "...)
-	b = append(b, strings.NewReplacer("\r", " ", "\n", " ").Replace(msg)...)
+	b = append(b, sanitize(msg)...)
 	return append(b, "\r\n"...)
 }
 
