@@ -62,6 +62,10 @@ type Cache struct {
 	flightKey []byte
 	nflights  atomic.Int32
 
+	// guards are change counters by key hash for guarded updates; see
+	// update.go.
+	guards []atomic.Uint64
+
 	st counters
 
 	stop chan struct{}
@@ -94,6 +98,7 @@ func New(cfg Config) (*Cache, error) {
 		pinID:     noID,
 		evictNS:   -1,
 		flights:   map[string]*call{},
+		guards:    make([]atomic.Uint64, numGuards),
 		stop:      make(chan struct{}),
 	}
 	c.shardBits = uint(bitsLen(cfg.Shards - 1))

@@ -48,6 +48,9 @@ type call struct {
 	// invalidated is set (under Cache.flightMu) by a write or an
 	// invalidation of the key that happened while the load ran.
 	invalidated bool
+	// waiters counts StartFill callers sharing the load (under flightMu):
+	// only then must Finish copy the leader's value.
+	waiters int
 }
 
 func (c *Cache) flightKeyLocked(db int, key []byte) []byte {
@@ -145,6 +148,7 @@ func (c *Cache) finishCall(cl *call, store bool) {
 // not stored. It is called before the write or invalidation changes the
 // cache (see GetOrLoad).
 func (c *Cache) markFills(db int, key []byte) {
+	c.bumpGuard(c.hash(db, key))
 	if c.nflights.Load() == 0 {
 		// A load registered after this point starts after the caller's
 		// backend change, so it cannot return the old value.
@@ -181,6 +185,7 @@ func (c *Cache) Invalidate(db int, key []byte) bool {
 // tracking's BCAST prefixes and flushes, not for single keys. It returns
 // the number of items dropped.
 func (c *Cache) InvalidatePrefix(db int, prefix []byte) int {
+	c.bumpAllGuards()
 	if c.nflights.Load() != 0 {
 		c.flightMu.Lock()
 		for _, cl := range c.flights {

@@ -19,7 +19,6 @@ import (
 var notBuilt = map[string]string{
 	"admin_listen":       "the admin HTTP server",
 	"admin_pprof":        "the admin HTTP server",
-	"cache":              "the local cache",
 	"write":              "the write policy",
 	"telemetry":          "telemetry",
 	"log.slow_threshold": "the slow log",

@@ -84,6 +84,9 @@ type Command struct {
 	FirstKey, LastKey, KeyStep int
 	KeySpecs                   []KeySpec
 	Subcommands                []*Command
+
+	// read says how the local cache answers the command (cached.go).
+	read readKind
 }
 
 // Has reports whether all of f are set.

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 
@@ -64,6 +65,7 @@ func parentName(name string) string {
 // dispatchFree handles a command of a client with no pinned connection.
 func (s *session) dispatchFree(cmd *resp.Command, c *Command, sl *slot) {
 	if c == nil {
+		s.batchWrite = true // a module command may write
 		s.forward(cmd, nil, sl)
 		return
 	}
@@ -83,6 +85,10 @@ func (s *session) dispatchFree(cmd *resp.Command, c *Command, sl *slot) {
 	case "sync", "psync":
 		s.startReplicaRelay(cmd, c, sl)
 		return
+	case "info":
+		if s.info(cmd.Args, sl) {
+			return
+		}
 	case "client|caching", "client|no-evict":
 		if s.pinFor(cmd, c, sl) {
 			s.sticky = true
@@ -90,8 +96,23 @@ func (s *session) dispatchFree(cmd *resp.Command, c *Command, sl *slot) {
 		}
 		return
 	}
-	if isBlocking(c, cmd.Args) {
+	blocking := isBlocking(c, cmd.Args)
+	if s.srv.cs != nil && !blocking {
+		if c.read != rkNone {
+			if !s.batchWrite && s.cachedRead(cmd, c, sl) {
+				return
+			}
+		} else if !c.Has(FlagReadonly) {
+			s.batchWrite = true
+			if c.Has(FlagWrite) {
+				s.beforeWrite(cmd, c, sl)
+			}
+		}
+	}
+	if blocking {
+		s.batchWrite = true
 		s.blockingOnce(cmd, c, sl)
+		s.afterPinned(c, cmd.Args, sl.req.Reply, s.db)
 		return
 	}
 	if s.srv.up.Topology() == redis.Cluster && s.fanout(cmd, c, sl) {
@@ -127,30 +148,42 @@ func isBlocking(c *Command, args [][]byte) bool {
 
 // forward queues cmd on the lane of the node that serves its keys.
 func (s *session) forward(cmd *resp.Command, c *Command, sl *slot) {
-	var lane *redis.Lane
+	lane, err := s.laneFor(cmd, c)
+	if err != nil {
+		if !errors.Is(err, errCrossSlot) {
+			sl.req.Err = err
+			return
+		}
+		sl.errorf("CROSSSLOT Keys in request don't hash to the same slot")
+		return
+	}
+	s.submit(lane, cmd.Raw, sl)
+}
+
+// errCrossSlot is laneFor's answer to keys of several hash slots.
+var errCrossSlot = errors.New("proxy: cross slot")
+
+// laneFor returns the lane a command of this client goes to.
+func (s *session) laneFor(cmd *resp.Command, c *Command) (*redis.Lane, error) {
 	if s.srv.up.Topology() != redis.Cluster {
 		if s.lane == nil || s.laneDB != s.db || s.laneP != s.proto {
 			n, err := s.srv.up.Route(-1)
 			if err != nil {
-				sl.req.Err = err
-				return
+				return nil, err
 			}
 			s.lane, s.laneDB, s.laneP = n.PickLane(s.db, s.proto, int(s.id)), s.db, s.proto
 		}
-		lane = s.lane
-	} else {
-		slotNo, ok := s.slotOf(cmd.Args, c, sl)
-		if !ok {
-			return
-		}
-		n, err := s.srv.up.Route(slotNo)
-		if err != nil {
-			sl.req.Err = err
-			return
-		}
-		lane = n.Lane(s.db, s.proto, int(s.id))
+		return s.lane, nil
 	}
-	s.submit(lane, cmd.Raw, sl)
+	slotNo, ok := s.keysSlot(cmd.Args, c)
+	if !ok {
+		return nil, errCrossSlot
+	}
+	n, err := s.srv.up.Route(slotNo)
+	if err != nil {
+		return nil, err
+	}
+	return n.Lane(s.db, s.proto, int(s.id)), nil
 }
 
 // forwardTo queues raw on the client's lane of node n.
@@ -161,10 +194,15 @@ func (s *session) forwardTo(n *redis.Node, raw []byte, sl *slot) {
 // submit queues raw on lane, its reply going to sl, and remembers the lane
 // for the batch's flush.
 func (s *session) submit(lane *redis.Lane, raw []byte, sl *slot) {
-	sl.req.Raw = raw
-	sl.req.Done = &s.wg
+	s.submitReq(lane, raw, &sl.req)
+}
+
+// submitReq queues raw on lane with its reply going to req.
+func (s *session) submitReq(lane *redis.Lane, raw []byte, req *redis.Request) {
+	req.Raw = raw
+	req.Done = &s.wg
 	s.wg.Add(1)
-	lane.Submit(&sl.req)
+	lane.Submit(req)
 	for _, l := range s.touched {
 		if l == lane {
 			return
@@ -176,6 +214,16 @@ func (s *session) submit(lane *redis.Lane, raw []byte, sl *slot) {
 // slotOf returns the hash slot of the command's keys (-1: no keys), or
 // writes CROSSSLOT into sl and returns false.
 func (s *session) slotOf(args [][]byte, c *Command, sl *slot) (int, bool) {
+	slotNo, ok := s.keysSlot(args, c)
+	if !ok {
+		sl.errorf("CROSSSLOT Keys in request don't hash to the same slot")
+	}
+	return slotNo, ok
+}
+
+// keysSlot returns the hash slot of the command's keys (-1: no keys);
+// false when they are in several slots.
+func (s *session) keysSlot(args [][]byte, c *Command) (int, bool) {
 	if c == nil {
 		return -1, true
 	}
@@ -186,7 +234,6 @@ func (s *session) slotOf(args [][]byte, c *Command, sl *slot) (int, bool) {
 		if slotNo == -1 {
 			slotNo = k
 		} else if k != slotNo {
-			sl.errorf("CROSSSLOT Keys in request don't hash to the same slot")
 			return 0, false
 		}
 	}

@@ -203,6 +203,7 @@ func (s *session) dispatchPinned(cmd *resp.Command, c *Command, sl *slot) {
 	if !s.pinDo(cmd.Raw, sl, blocking) {
 		return
 	}
+	s.afterPinned(c, args, sl.req.Reply, s.db)
 	ok := len(sl.req.Reply) > 0 && sl.req.Reply[0] != '-'
 	switch name {
 	case "multi":

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"net"
 	"sort"
@@ -32,6 +33,8 @@ type Upstream interface {
 	ServerVersion() string
 	// Databases is the number of databases of the upstream.
 	Databases() int
+	// Track starts the invalidation link (CLIENT TRACKING BCAST).
+	Track(cfg redis.TrackingConfig) *redis.Tracker
 }
 
 // Config configures a Server. Zero fields take the documented defaults.
@@ -62,6 +65,9 @@ type Config struct {
 	DefaultDB int
 	// Logger receives connection-level events. Default slog.Default().
 	Logger *slog.Logger
+	// Cache, when Cache.Cache is set, answers reads from a local cache
+	// (see cached.go).
+	Cache CacheConfig
 }
 
 func (c *Config) ensureDefaults() {
@@ -80,12 +86,26 @@ func (c *Config) ensureDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.Cache.Invalidation == "" {
+		c.Cache.Invalidation = "tracking"
+	}
+	if c.Cache.MaxItemSize <= 0 {
+		c.Cache.MaxItemSize = 1 << 20
+	}
 }
 
 // Validate reports settings that cannot work.
 func (c *Config) Validate() error {
 	if c.DefaultDB < 0 {
 		return errors.New("proxy: default db must not be negative")
+	}
+	switch c.Cache.Invalidation {
+	case "", "tracking", "ttl", "off":
+	default:
+		return fmt.Errorf("proxy: cache invalidation %q: want tracking, ttl or off", c.Cache.Invalidation)
+	}
+	if c.Cache.NegativeTTL < 0 {
+		return errors.New("proxy: negative_ttl must not be negative")
 	}
 	for _, d := range c.DenyCommands {
 		name, sub, _ := strings.Cut(strings.ToLower(d), "|")
@@ -115,6 +135,10 @@ type Server struct {
 	up   Upstream
 	log  *slog.Logger
 	deny map[string]bool
+	cs   *cacheState // nil: no local cache
+	// maxItem is the largest key+value the cache keeps.
+	maxItem int
+	started time.Time
 
 	nextID  atomic.Uint64
 	clients atomic.Int64
@@ -136,7 +160,36 @@ func New(cfg Config, up Upstream) (*Server, error) {
 	for _, d := range cfg.DenyCommands {
 		s.deny[strings.ToLower(d)] = true
 	}
+	s.started = time.Now()
+	s.maxItem = cfg.Cache.MaxItemSize
+	if cc := cfg.Cache; cc.Cache != nil {
+		cs := &cacheState{c: cc.Cache, cfg: cc, tracking: cc.Invalidation == "tracking", maxDBs: up.Databases}
+		cs.lag.seed = maphash.MakeSeed()
+		s.cs = cs
+		if cs.tracking {
+			cs.tracker = up.Track(redis.TrackingConfig{
+				Prefixes:   cc.TrackingPrefixes,
+				Heartbeat:  cc.Heartbeat,
+				Invalidate: cs.invalidateKeys,
+				State: func(ok bool) {
+					cs.linkUp.Store(ok)
+					if ok {
+						s.log.Info("tracking: invalidation link up; serving from the cache")
+					} else {
+						s.log.Warn("tracking: invalidation link down; reads bypass the cache until it is back", "serve_stale", cc.ServeStale)
+					}
+				},
+			})
+		}
+	}
 	return s, nil
+}
+
+// stopCache stops the invalidation link.
+func (s *Server) stopCache() {
+	if s.cs != nil && s.cs.tracker != nil {
+		s.cs.tracker.Close()
+	}
 }
 
 // Serve accepts clients on ln until Shutdown or Close, then returns
@@ -254,6 +307,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	go func() { s.wg.Wait(); close(done) }()
 	select {
 	case <-done:
+		s.stopCache()
 		return nil
 	case <-ctx.Done():
 		s.Close()
@@ -274,5 +328,6 @@ func (s *Server) Close() error {
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
+	s.stopCache()
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/respcache/respcache/cache"
 	"github.com/respcache/respcache/resp"
 	"github.com/respcache/respcache/store/redis"
 )
@@ -20,6 +21,16 @@ const maxBatch = 512
 type slot struct {
 	req     redis.Request
 	noReply bool // CLIENT REPLY OFF/SKIP, or the reply comes through the pump
+
+	// Read cache (cached.go): what to do once the upstream reply is in.
+	post    uint8
+	fill    cache.Fill
+	args    [][]byte // the command's arguments, valid during the batch
+	c       *Command
+	db      int
+	verOff  int               // the write's key versions start at session.vers[verOff]
+	pre     *[3]redis.Request // a fill's MULTI, read and PTTL
+	fillRaw []byte            // the fill's read and PTTL commands
 }
 
 // session is one client connection. Everything but the fields under stateMu
@@ -85,6 +96,20 @@ type session struct {
 	draining bool
 
 	closeAfter bool
+
+	// Read cache state of the current batch (cached.go).
+	batch      []resp.Command
+	roKnown    bool // ro is computed
+	ro         bool // the batch has only cacheable reads
+	batchWrite bool // a command that may change data is queued in this batch
+	posts      int  // slots with post-processing
+	vers       []uint64
+	fillStart  time.Time // when the batch's first fill was queued
+	writeStart time.Time // when the batch's first updatable write was queued
+	multiDrops []multiDrop
+	// Scratch buffers.
+	val, val2, enc, out2, scratch []byte
+	elems, fv                     [][]byte
 }
 
 const (
@@ -229,6 +254,11 @@ func (s *session) runBatch(cmds []resp.Command) {
 	}
 	s.slots = s.slots[:len(cmds)]
 	n := len(cmds)
+	if s.srv.cs != nil {
+		s.batch, s.roKnown, s.batchWrite = cmds, false, false
+		s.vers = s.vers[:0]
+		s.fillStart, s.writeStart = time.Time{}, time.Time{}
+	}
 	for i := range cmds {
 		sl := &s.slots[i]
 		sl.req.Reply = sl.req.Reply[:0]
@@ -241,6 +271,10 @@ func (s *session) runBatch(cmds []resp.Command) {
 		}
 	}
 	s.flushLanes()
+	if s.posts > 0 {
+		s.postBatch(n)
+	}
+	s.batch = nil
 	for i := 0; i < n; i++ {
 		sl := &s.slots[i]
 		if !sl.noReply {

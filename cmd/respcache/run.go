@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/respcache/respcache/cache"
 	"github.com/respcache/respcache/config"
 	"github.com/respcache/respcache/proxy"
 	"github.com/respcache/respcache/store/redis"
@@ -30,12 +31,13 @@ func serve(cfg *config.Config, stderr io.Writer) int {
 			"run in front of a Redis instead: respcache --upstream 127.0.0.1:6379")
 		return 1
 	}
-	up, srv, err := build(cfg, log)
+	up, cc, srv, err := build(cfg, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "respcache: %v\n", err)
 		return 1
 	}
 	defer up.Close()
+	defer cc.Close()
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		fmt.Fprintf(stderr, "respcache: %v\n", err)
@@ -65,11 +67,11 @@ func serve(cfg *config.Config, stderr io.Writer) int {
 }
 
 // build maps the configuration onto the packages' own Config structs.
-func build(cfg *config.Config, log *slog.Logger) (*redis.Client, *proxy.Server, error) {
+func build(cfg *config.Config, log *slog.Logger) (*redis.Client, *cache.Cache, *proxy.Server, error) {
 	rc := cfg.Backend.Redis
 	upTLS, err := upstreamTLS(rc.TLS)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	up, err := redis.New(redis.Config{
 		Addrs:        rc.Addrs,
@@ -86,12 +88,17 @@ func build(cfg *config.Config, log *slog.Logger) (*redis.Client, *proxy.Server, 
 		Logger:       log,
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	lnTLS, err := listenerTLS(cfg.TLS)
 	if err != nil {
 		up.Close()
-		return nil, nil, err
+		return nil, nil, nil, err
+	}
+	cc, err := buildCache(cfg.Cache)
+	if err != nil {
+		up.Close()
+		return nil, nil, nil, err
 	}
 	srv, err := proxy.New(proxy.Config{
 		Password:            cfg.Auth.ResolvedPassword,
@@ -104,12 +111,43 @@ func build(cfg *config.Config, log *slog.Logger) (*redis.Client, *proxy.Server, 
 		UpstreamReadTimeout: time.Duration(rc.ReadTimeout),
 		DefaultDB:           rc.DB,
 		Logger:              log,
+		Cache: proxy.CacheConfig{
+			Cache:        cc,
+			NegativeTTL:  time.Duration(cfg.Cache.NegativeTTL),
+			ServeStale:   cfg.Cache.ServeStaleOnError,
+			Invalidation: cfg.Cache.Invalidation,
+			MaxItemSize:  int(cfg.Cache.MaxItemSize),
+		},
 	}, up)
 	if err != nil {
 		up.Close()
-		return nil, nil, err
+		cc.Close()
+		return nil, nil, nil, err
 	}
-	return up, srv, nil
+	return up, cc, srv, nil
+}
+
+// buildCache makes the local cache from the cache section.
+func buildCache(c config.Cache) (*cache.Cache, error) {
+	cfg := cache.Config{
+		MaxMemory:   int64(c.MaxMemory),
+		MaxItemSize: int(c.MaxItemSize),
+		TTL:         time.Duration(c.TTL),
+	}
+	for _, ns := range c.Namespaces {
+		mode := cache.ModeCache
+		if ns.Mode == "bypass" {
+			mode = cache.ModeBypass
+		}
+		cfg.Namespaces = append(cfg.Namespaces, cache.Namespace{
+			Prefix: ns.Prefix, MaxMemory: int64(ns.MaxMemory), TTL: time.Duration(ns.TTL), Mode: mode,
+		})
+	}
+	cc, err := cache.New(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("cache: %w", err)
+	}
+	return cc, nil
 }
 
 func newLogger(lc config.Log, w io.Writer) *slog.Logger {

@@ -1,0 +1,1021 @@
+package proxy
+
+import (
+	"bytes"
+	"errors"
+	"hash/maphash"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/respcache/respcache/cache"
+	"github.com/respcache/respcache/resp"
+	"github.com/respcache/respcache/store/redis"
+)
+
+// The read cache. A cacheable read (readKinds) is answered in the
+// session's goroutine from the local cache when the key is there; on a miss
+// the session sends a fill (MULTI, GET or HGETALL, PTTL, EXEC) on its own
+// lane, in the pipeline's order, and answers from the fill's reply once it
+// arrives. Concurrent misses of a key share one fill (cache.StartFill).
+//
+// Ordering within a client's pipeline: once a command that may change data
+// is queued in a batch, later reads of that batch are not answered from the
+// cache (they would overtake the write); they are sent upstream. Sharing
+// another client's fill is allowed only in a batch of reads, whose relative
+// order cannot be observed.
+//
+// Writes (every command with the write flag) go upstream; when the reply
+// arrives the local copy is updated where the new value is known exactly
+// (SET family, INCR family, APPEND) or dropped. Updates are guarded by the
+// key's version (cache.SetIfUnchanged): see cache/update.go for the races
+// this closes. The reply reaches the client only after the cache was
+// updated, so a client always reads its own writes.
+
+type readKind uint8
+
+const (
+	rkNone readKind = iota
+	rkGet
+	rkGetRange
+	rkStrlen
+	rkMGet
+	rkExists
+	rkType
+	rkTTL
+	rkPTTL
+	rkHGet
+	rkHMGet
+	rkHGetAll
+	rkHExists
+	rkHLen
+	rkHKeys
+	rkHVals
+	rkHStrlen
+)
+
+var readKinds = map[string]readKind{
+	"get": rkGet, "getrange": rkGetRange, "strlen": rkStrlen, "mget": rkMGet,
+	"exists": rkExists, "type": rkType, "ttl": rkTTL, "pttl": rkPTTL,
+	"hget": rkHGet, "hmget": rkHMGet, "hgetall": rkHGetAll, "hexists": rkHExists,
+	"hlen": rkHLen, "hkeys": rkHKeys, "hvals": rkHVals, "hstrlen": rkHStrlen,
+}
+
+func init() {
+	for name, k := range readKinds {
+		commandTable[name].read = k
+	}
+}
+
+var (
+	nameGET     = []byte("GET")
+	nameHGETALL = []byte("HGETALL")
+	namePTTL    = []byte("PTTL")
+)
+
+// fill is the upstream read that fills a key for a read kind: GET for
+// strings, HGETALL for hashes, none for commands answered only from what
+// is already cached.
+func (k readKind) fill() []byte {
+	switch k {
+	case rkGet, rkGetRange, rkStrlen:
+		return nameGET
+	case rkHGet, rkHMGet, rkHGetAll, rkHExists, rkHLen, rkHKeys, rkHVals, rkHStrlen:
+		return nameHGETALL
+	}
+	return nil
+}
+
+// CacheConfig wires a local cache into the proxy.
+type CacheConfig struct {
+	// Cache holds the local copies.
+	Cache *cache.Cache
+	// NegativeTTL caches "key does not exist" for this long; 0 = off.
+	NegativeTTL time.Duration
+	// ServeStale keeps answering hits while the invalidation link (or the
+	// upstream) is down.
+	ServeStale bool
+	// Invalidation is "tracking" (CLIENT TRACKING BCAST link; the default),
+	// "ttl" (rely on the cache's TTL cap) or "off".
+	Invalidation string
+	// TrackingPrefixes limits the BCAST link to these prefixes (empty: all
+	// keys). Keys outside them must then not be cached by the user's
+	// namespaces configuration, or they would never be invalidated.
+	TrackingPrefixes []string
+	// Heartbeat is the invalidation link's probe period (default 1s).
+	Heartbeat time.Duration
+	// MaxItemSize is the largest key plus value kept (default 1 MiB); a
+	// larger hash is remembered as too large and its reads pass through.
+	MaxItemSize int
+}
+
+// cacheState is the server's side of the read cache.
+type cacheState struct {
+	c        *cache.Cache
+	cfg      CacheConfig
+	tracking bool
+	linkUp   atomic.Bool
+	tracker  *redis.Tracker
+	dbs      atomic.Uint64 // bit i: database i may hold items (bit 63: any >= 63)
+	bypassed atomic.Uint64 // reads sent upstream because the cache could not be used
+	maxDBs   func() int
+	lag      lagMeter
+}
+
+// lagMeter measures the invalidation lag: the time from sending one of our
+// own writes to receiving its invalidation on the tracking link (Redis
+// tracks every writer alike, so this is what another writer's change costs
+// too). One write in lagEvery is sampled; at most len(pend) are awaited.
+type lagMeter struct {
+	seed maphash.Seed
+	seq  atomic.Uint64
+	wait atomic.Int32
+	mu   sync.Mutex // guards pend, next, lags, n
+	pend [64]lagSample
+	next int
+	lags [1024]time.Duration
+	n    int
+}
+
+type lagSample struct {
+	h    uint64
+	sent int64 // unix ns; 0 = free
+}
+
+const lagEvery = 8
+
+func (m *lagMeter) sent(key []byte) {
+	if m.seq.Add(1)%lagEvery != 0 {
+		return
+	}
+	h := maphash.Bytes(m.seed, key)
+	m.mu.Lock()
+	p := &m.pend[m.next%len(m.pend)]
+	if p.sent == 0 {
+		m.wait.Add(1)
+	}
+	*p = lagSample{h: h, sent: time.Now().UnixNano()}
+	m.next++
+	m.mu.Unlock()
+}
+
+func (m *lagMeter) invalidated(keys [][]byte) {
+	if m.wait.Load() == 0 {
+		return
+	}
+	now := time.Now().UnixNano()
+	m.mu.Lock()
+	for _, k := range keys {
+		h := maphash.Bytes(m.seed, k)
+		for i := range m.pend {
+			if p := &m.pend[i]; p.sent != 0 && p.h == h {
+				m.lags[m.n%len(m.lags)] = time.Duration(now - p.sent)
+				m.n++
+				p.sent = 0
+				m.wait.Add(-1)
+			}
+		}
+	}
+	m.mu.Unlock()
+}
+
+// p99 is the 99th percentile of the last 1024 samples (0: none yet).
+func (m *lagMeter) p99() time.Duration {
+	m.mu.Lock()
+	s := slices.Clone(m.lags[:min(m.n, len(m.lags))])
+	m.mu.Unlock()
+	if len(s) == 0 {
+		return 0
+	}
+	slices.Sort(s)
+	return s[(len(s)*99+99)/100-1]
+}
+
+// serving reports whether hits may be answered locally.
+func (cs *cacheState) serving() bool {
+	return !cs.tracking || cs.linkUp.Load() || cs.cfg.ServeStale
+}
+
+// filling reports whether misses may be stored.
+func (cs *cacheState) filling() bool { return !cs.tracking || cs.linkUp.Load() }
+
+func (cs *cacheState) markDB(db int) {
+	bit := uint64(1) << min(db, 63)
+	if cs.dbs.Load()&bit == 0 {
+		cs.dbs.Or(bit)
+	}
+}
+
+// invalidateKeys is the tracking link's callback: keys changed upstream,
+// in an unknown database.
+func (cs *cacheState) invalidateKeys(keys [][]byte) {
+	if keys == nil {
+		cs.c.InvalidateAll()
+		return
+	}
+	cs.lag.invalidated(keys)
+	mask := cs.dbs.Load()
+	for _, k := range keys {
+		for db := 0; db < 63; db++ {
+			if mask&(1<<db) != 0 {
+				cs.c.Invalidate(db, k)
+			}
+		}
+		if mask&(1<<63) != 0 {
+			for db := 63; db < cs.maxDBs(); db++ {
+				cs.c.Invalidate(db, k)
+			}
+		}
+	}
+}
+
+// Post-processing a slot needs once its upstream reply is in.
+const (
+	postNone uint8 = iota
+	postFillLead
+	postFillWait
+	postWrite
+	postInfo
+	postRetry // send the command plainly (a fill that could not be used)
+)
+
+var (
+	rawMulti = []byte("*1\r\n$5\r\nMULTI\r\n")
+	rawExec  = []byte("*1\r\n$4\r\nEXEC\r\n")
+)
+
+const wrongType = "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+
+// errNotCacheable tells fill waiters that the leader's result cannot be
+// shared (a WRONGTYPE reply, say): they ask the upstream themselves.
+var errNotCacheable = errors.New("proxy: fill result not cacheable")
+
+// readOnlyBatch reports whether every command of the batch is a cacheable
+// read (or a local connection command).
+func (s *session) readOnlyBatch() bool {
+	if s.roKnown {
+		return s.ro
+	}
+	s.roKnown, s.ro = true, true
+	for i := range s.batch {
+		c := lookupCommand(s.batch[i].Args)
+		if c == nil || c.read == rkNone {
+			s.ro = false
+			break
+		}
+	}
+	return s.ro
+}
+
+// cachedRead answers a cacheable read from the cache or starts its fill;
+// false means forward it plainly.
+func (s *session) cachedRead(cmd *resp.Command, c *Command, sl *slot) bool {
+	cs := s.srv.cs
+	if !cs.serving() {
+		cs.bypassed.Add(1)
+		return false
+	}
+	args := cmd.Args
+	if !c.arityOK(len(args)) {
+		return false
+	}
+	if c.read == rkGetRange {
+		if _, ok := resp.ParseInt(args[2]); !ok {
+			return false
+		}
+		if _, ok := resp.ParseInt(args[3]); !ok {
+			return false
+		}
+	}
+	switch c.read {
+	case rkMGet, rkExists:
+		return s.multiKeyRead(args, c, sl)
+	}
+	var tag byte
+	var ok bool
+	s.val, tag, _, ok = cs.c.GetInto(s.val, s.db, args[1])
+	if ok {
+		if v, good := decodeCval(tag, s.val); good {
+			if out, done := s.renderRead(sl.req.Reply[:0], c, args, v); done {
+				sl.req.Reply = out
+				return true
+			}
+		}
+		return false
+	}
+	fill := c.read.fill()
+	if fill == nil || !cs.filling() || cs.c.Bypassed(args[1]) {
+		return false
+	}
+	ro := s.readOnlyBatch()
+	cluster := s.srv.up.Topology() == redis.Cluster
+	if cluster && !ro {
+		return false
+	}
+	f := cs.c.StartFill(s.db, args[1])
+	if !f.Leader() {
+		if !ro {
+			return false
+		}
+		sl.post, sl.fill, sl.args, sl.c = postFillWait, f, args, c
+		s.posts++
+		return true
+	}
+	lane, err := s.laneFor(cmd, c)
+	if err != nil {
+		f.Finish(nil, 0, 0, false, false, err)
+		sl.req.Err = err
+		return true
+	}
+	cs.markDB(s.db)
+	if sl.pre == nil {
+		sl.pre = new([3]redis.Request)
+	}
+	sl.fillRaw = resp.AppendCommand(sl.fillRaw[:0], fill, args[1])
+	split := len(sl.fillRaw)
+	sl.fillRaw = resp.AppendCommand(sl.fillRaw, namePTTL, args[1])
+	for i := range sl.pre {
+		sl.pre[i].Reply, sl.pre[i].Err = sl.pre[i].Reply[:0], nil
+	}
+	if s.fillStart.IsZero() {
+		// Taken before the fill is queued: the upstream's PTTL is counted
+		// from a later instant, so fillStart+PTTL is never past its expiry.
+		s.fillStart = time.Now()
+	}
+	s.submitReq(lane, rawMulti, &sl.pre[0])
+	s.submitReq(lane, sl.fillRaw[:split], &sl.pre[1])
+	s.submitReq(lane, sl.fillRaw[split:], &sl.pre[2])
+	s.submitReq(lane, rawExec, &sl.req)
+	sl.post, sl.fill, sl.args, sl.c, sl.db = postFillLead, f, args, c, s.db
+	s.posts++
+	return true
+}
+
+// multiKeyRead answers MGET and EXISTS when every key is cached.
+func (s *session) multiKeyRead(args [][]byte, c *Command, sl *slot) bool {
+	cs := s.srv.cs
+	out := sl.req.Reply[:0]
+	if c.read == rkMGet {
+		out = appendArray(out, len(args)-1)
+	}
+	n := int64(0)
+	for _, k := range args[1:] {
+		var tag byte
+		var ok bool
+		s.val, tag, _, ok = cs.c.GetInto(s.val, s.db, k)
+		if !ok {
+			return false
+		}
+		v, good := decodeCval(tag, s.val)
+		if !good {
+			return false
+		}
+		if c.read == rkExists {
+			if v.tag != tagAbsent {
+				n++
+			}
+			continue
+		}
+		if v.tag == tagString {
+			out = appendBulk(out, v.payload)
+		} else {
+			out = s.appendNull(out)
+		}
+	}
+	if c.read == rkExists {
+		out = appendIntReply(out, n)
+	}
+	sl.req.Reply = out
+	return true
+}
+
+func (s *session) appendNull(b []byte) []byte {
+	if s.proto == 3 {
+		return append(b, "_\r\n"...)
+	}
+	return append(b, "$-1\r\n"...)
+}
+
+// renderRead appends the reply of a single-key read computed from v; false
+// means the value cannot answer it (a hash too large to cache).
+func (s *session) renderRead(b []byte, c *Command, args [][]byte, v cval) ([]byte, bool) {
+	if v.tag == tagTooBig && c.read != rkType && c.read != rkTTL && c.read != rkPTTL {
+		return b, false
+	}
+	switch c.read {
+	case rkType:
+		switch v.tag {
+		case tagString:
+			return append(b, "+string\r\n"...), true
+		case tagAbsent:
+			return append(b, "+none\r\n"...), true
+		}
+		return append(b, "+hash\r\n"...), true
+	case rkTTL, rkPTTL:
+		if v.tag == tagAbsent {
+			return appendIntReply(b, -2), true
+		}
+		ms := pttlOf(v, time.Now())
+		if c.read == rkTTL && ms >= 0 {
+			ms = (ms + 500) / 1000
+		}
+		return appendIntReply(b, ms), true
+	case rkGet, rkGetRange, rkStrlen:
+		if v.tag == tagHash {
+			return append(b, wrongType...), true
+		}
+		str := v.payload // empty for tagAbsent
+		switch c.read {
+		case rkGet:
+			if v.tag == tagAbsent {
+				return s.appendNull(b), true
+			}
+			return appendBulk(b, str), true
+		case rkStrlen:
+			return appendIntReply(b, int64(len(str))), true
+		}
+		start, _ := resp.ParseInt(args[2])
+		end, _ := resp.ParseInt(args[3])
+		return appendBulk(b, getRange(str, start, end)), true
+	}
+	// Hash reads.
+	if v.tag == tagString {
+		return append(b, wrongType...), true
+	}
+	var h hashFields
+	if v.tag == tagHash {
+		var ok bool
+		if h, ok = newHashFields(v.payload); !ok {
+			return b, false
+		}
+	}
+	switch c.read {
+	case rkHLen:
+		return appendIntReply(b, int64(h.len())), true
+	case rkHGet, rkHExists, rkHStrlen:
+		val, found := h.lookup(args[2])
+		switch {
+		case c.read == rkHExists:
+			return appendIntReply(b, boolInt(found)), true
+		case c.read == rkHStrlen:
+			return appendIntReply(b, int64(len(val))), true
+		case !found:
+			return s.appendNull(b), true
+		}
+		return appendBulk(b, val), true
+	case rkHMGet:
+		b = appendArray(b, len(args)-2)
+		for _, f := range args[2:] {
+			if val, found := h.lookup(f); found {
+				b = appendBulk(b, val)
+			} else {
+				b = s.appendNull(b)
+			}
+		}
+		return b, true
+	case rkHGetAll:
+		if s.proto == 3 {
+			b = append(b, '%')
+			b = strconv.AppendInt(b, int64(h.len()), 10)
+			b = append(b, "\r\n"...)
+		} else {
+			b = appendArray(b, 2*h.len())
+		}
+		for f, val, ok := h.next(); ok; f, val, ok = h.next() {
+			b = appendBulk(appendBulk(b, f), val)
+		}
+		return b, true
+	case rkHKeys, rkHVals:
+		b = appendArray(b, h.len())
+		for f, val, ok := h.next(); ok; f, val, ok = h.next() {
+			if c.read == rkHKeys {
+				b = appendBulk(b, f)
+			} else {
+				b = appendBulk(b, val)
+			}
+		}
+		return b, true
+	}
+	return b, false
+}
+
+func (h hashFields) lookup(field []byte) ([]byte, bool) {
+	for f, v, ok := h.next(); ok; f, v, ok = h.next() {
+		if bytes.Equal(f, field) {
+			return v, true
+		}
+	}
+	return nil, false
+}
+
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// getRange is GETRANGE's substring, as redis-server computes it.
+func getRange(s []byte, start, end int64) []byte {
+	n := int64(len(s))
+	if start < 0 && end < 0 && start > end {
+		return nil
+	}
+	if start < 0 {
+		start += n
+	}
+	if end < 0 {
+		end += n
+	}
+	start, end = max(start, 0), max(end, 0)
+	if end >= n {
+		end = n - 1
+	}
+	if start > end || n == 0 {
+		return nil
+	}
+	return s[start : end+1]
+}
+
+// finishFill turns a leader's EXEC reply into the cached value and the
+// client's reply.
+func (s *session) finishFill(sl *slot) {
+	cs := s.srv.cs
+	f := sl.fill
+	sl.fill = cache.Fill{}
+	if sl.req.Err != nil {
+		f.Finish(nil, 0, 0, false, false, sl.req.Err)
+		return
+	}
+	var ok bool
+	s.elems, _, ok = resp.Elements(sl.req.Reply, s.elems)
+	if !ok || len(s.elems) != 2 {
+		f.Finish(nil, 0, 0, false, false, errNotCacheable)
+		sl.post = postRetry
+		return
+	}
+	read, pttlFrame := s.elems[0], s.elems[1]
+	pttl, ok := resp.IntValue(pttlFrame)
+	if !ok {
+		f.Finish(nil, 0, 0, false, false, errNotCacheable)
+		sl.post = postRetry
+		return
+	}
+	var expireAt int64
+	if pttl >= 0 { // 0: expires within this millisecond
+		expireAt = s.fillStart.UnixMilli() + pttl
+	}
+	tag := tagString
+	s.enc = appendCvalHeader(s.enc[:0], expireAt)
+	switch {
+	case read[0] == '-':
+		// WRONGTYPE and the like: the client gets the error as Redis
+		// gave it, nothing is cached.
+		f.Finish(nil, 0, 0, false, false, errNotCacheable)
+		s.out2 = append(s.out2[:0], read...)
+		sl.req.Reply = append(sl.req.Reply[:0], s.out2...)
+		return
+	case resp.IsNull(read):
+		tag = tagAbsent
+	case sl.c.read.fill()[0] == 'G':
+		v, good := resp.StringValue(read)
+		if !good {
+			f.Finish(nil, 0, 0, false, false, errNotCacheable)
+			sl.post = postRetry
+			return
+		}
+		s.enc = append(s.enc, v...)
+	default:
+		var null bool
+		s.fv, null, ok = resp.Elements(read, s.fv)
+		if !ok || null || len(s.fv)%2 != 0 {
+			f.Finish(nil, 0, 0, false, false, errNotCacheable)
+			sl.post = postRetry
+			return
+		}
+		if len(s.fv) == 0 {
+			tag = tagAbsent
+			break
+		}
+		for i, x := range s.fv {
+			if s.fv[i], ok = resp.StringValue(x); !ok {
+				f.Finish(nil, 0, 0, false, false, errNotCacheable)
+				sl.post = postRetry
+				return
+			}
+		}
+		tag = tagHash
+		s.enc = appendHashPayload(s.enc, s.fv)
+	}
+	v, _ := decodeCval(tag, s.enc)
+	out, done := s.renderRead(s.out2[:0], sl.c, sl.args, v)
+	s.out2 = out
+	if !done {
+		f.Finish(nil, 0, 0, false, false, errNotCacheable)
+		sl.post = postRetry
+		return
+	}
+	store := true
+	ttl := localTTL(expireAt, time.Now())
+	switch {
+	case tag == tagAbsent:
+		store, ttl = cs.cfg.NegativeTTL > 0, cs.cfg.NegativeTTL
+	case tag == tagHash && len(sl.args[1])+len(s.enc) > s.srv.maxItem:
+		// Too large to keep: remember that, so reads of this hash pass
+		// through instead of fetching all of it each time.
+		tag = tagTooBig
+		s.enc = appendCvalHeader(s.enc[:0], expireAt)
+	}
+	f.Finish(s.enc, tag, ttl, true, store && ttl >= 0, nil)
+	sl.req.Reply = append(sl.req.Reply[:0], out...)
+}
+
+// finishWait answers a read that shared another client's fill.
+func (s *session) finishWait(sl *slot) {
+	value, tag, _, found, err := sl.fill.Wait(s.ctx)
+	sl.fill = cache.Fill{}
+	if err != nil || !found {
+		sl.post = postRetry
+		return
+	}
+	if tag == tagTooBig {
+		sl.post = postRetry
+		return
+	}
+	v, ok := decodeCval(tag, value)
+	if !ok {
+		sl.post = postRetry
+		return
+	}
+	out, done := s.renderRead(sl.req.Reply[:0], sl.c, sl.args, v)
+	if !done {
+		sl.post = postRetry
+		return
+	}
+	sl.req.Reply = out
+}
+
+// postBatch completes the slots of a batch that need their upstream reply
+// first: fill leaders (all of them before any wait, so that two clients
+// waiting on each other's fills cannot deadlock), writes in order, then
+// fill waiters; reads that could not use a fill go upstream plainly.
+func (s *session) postBatch(n int) {
+	for i := 0; i < n; i++ {
+		if sl := &s.slots[i]; sl.post == postFillLead {
+			s.finishFill(sl)
+		}
+	}
+	for i := 0; i < n; i++ {
+		sl := &s.slots[i]
+		switch sl.post {
+		case postWrite:
+			s.afterWrite(sl)
+		case postInfo:
+			s.appendInfoSection(sl)
+		}
+	}
+	retry := false
+	for i := 0; i < n; i++ {
+		sl := &s.slots[i]
+		if sl.post == postFillWait {
+			s.finishWait(sl)
+		}
+		retry = retry || sl.post == postRetry
+	}
+	if retry {
+		for i := 0; i < n; i++ {
+			if sl := &s.slots[i]; sl.post == postRetry {
+				sl.req.Reply, sl.req.Err = sl.req.Reply[:0], nil
+				cmd := resp.Command{Args: sl.args, Raw: resp.AppendCommand(nil, sl.args...)}
+				s.forward(&cmd, sl.c, sl)
+			}
+		}
+		s.flushLanes()
+	}
+	for i := 0; i < n; i++ {
+		s.slots[i].post = postNone
+		s.slots[i].args = nil
+	}
+	s.posts = 0
+}
+
+// beforeWrite remembers what a write needs for its cache update and marks
+// the batch as no longer answerable from the cache.
+func (s *session) beforeWrite(cmd *resp.Command, c *Command, sl *slot) {
+	cs := s.srv.cs
+	sl.post, sl.args, sl.c, sl.db = postWrite, cmd.Args, c, s.db
+	s.posts++
+	sl.verOff = len(s.vers)
+	if cs.tracker != nil {
+		if s.keyPos = c.appendKeyPositions(s.keyPos[:0], cmd.Args); len(s.keyPos) > 0 {
+			cs.lag.sent(cmd.Args[s.keyPos[0]])
+		}
+	}
+	if updatable(c.Name) {
+		s.keyPos = c.appendKeyPositions(s.keyPos[:0], cmd.Args)
+		for _, p := range s.keyPos {
+			s.vers = append(s.vers, cs.c.Version(s.db, cmd.Args[p]))
+		}
+		if s.writeStart.IsZero() {
+			s.writeStart = time.Now()
+		}
+	}
+}
+
+func updatable(name string) bool {
+	switch name {
+	case "set", "setex", "psetex", "setnx", "getset", "mset", "msetnx",
+		"incr", "decr", "incrby", "decrby", "incrbyfloat", "append":
+		return true
+	}
+	return false
+}
+
+// afterWrite updates or drops the local copies a write touched.
+func (s *session) afterWrite(sl *slot) {
+	c, args, db := sl.c, sl.args, sl.db
+	reply := sl.req.Reply
+	if sl.req.Err != nil || len(reply) == 0 || reply[0] == '-' || !updatable(c.Name) {
+		s.dropWriteKeys(c, args, db)
+		return
+	}
+	cs := s.srv.cs
+	vers := s.vers[sl.verOff:]
+	now := s.writeStart
+	set := func(i int, key, value []byte, expireAt int64) {
+		s.enc = appendCvalHeader(s.enc[:0], expireAt)
+		s.enc = append(s.enc, value...)
+		ttl := localTTL(expireAt, time.Now())
+		if ttl < 0 || len(vers) <= i {
+			cs.c.Delete(db, key)
+			return
+		}
+		cs.markDB(db)
+		cs.c.SetIfUnchanged(db, key, vers[i], s.enc, tagString, ttl)
+	}
+	switch c.Name {
+	case "set":
+		expireAt, keep, ok := setExpiry(args[3:], now)
+		if !ok || reply[0] != '+' { // SET ... GET replies the old value; NX/XX may not set
+			if !ok || !resp.IsNull(reply) {
+				cs.c.Delete(db, args[1])
+			}
+			return
+		}
+		if keep {
+			old, found := s.cachedString(db, args[1])
+			if !found {
+				cs.c.Delete(db, args[1])
+				return
+			}
+			expireAt = old.expireAt
+		}
+		set(0, args[1], args[2], expireAt)
+	case "setex", "psetex":
+		d, _ := resp.ParseInt(args[2])
+		if c.Name == "setex" {
+			d *= 1000
+		}
+		set(0, args[1], args[3], now.UnixMilli()+d)
+	case "setnx", "msetnx":
+		if v, _ := resp.IntValue(reply); v != 1 {
+			return // nothing was set
+		}
+		for i := 1; i+1 < len(args); i += 2 {
+			set(i/2, args[i], args[i+1], 0)
+		}
+	case "getset":
+		set(0, args[1], args[2], 0)
+	case "mset":
+		for i := 1; i+1 < len(args); i += 2 {
+			set(i/2, args[i], args[i+1], 0)
+		}
+	case "incr", "decr", "incrby", "decrby", "incrbyfloat":
+		var digits []byte
+		if v, ok := resp.IntValue(reply); ok {
+			digits = strconv.AppendInt(s.scratch[:0], v, 10)
+		} else if v, ok := resp.StringValue(reply); ok {
+			digits = append(s.scratch[:0], v...)
+		}
+		s.scratch = digits
+		old, found := s.cachedString(db, args[1])
+		if digits == nil || !found {
+			cs.c.Delete(db, args[1])
+			return
+		}
+		set(0, args[1], digits, old.expireAt)
+	case "append":
+		n, _ := resp.IntValue(reply)
+		old, found := s.cachedString(db, args[1])
+		if !found || int64(len(old.payload)+len(args[2])) != n {
+			cs.c.Delete(db, args[1])
+			return
+		}
+		s.scratch = append(append(s.scratch[:0], old.payload...), args[2]...)
+		set(0, args[1], s.scratch, old.expireAt)
+	}
+}
+
+// cachedString returns the cached string (or absent key, as an empty
+// string without expiry) for a write that modifies it; found=false when the
+// key is not cached or holds something else.
+func (s *session) cachedString(db int, key []byte) (cval, bool) {
+	var tag byte
+	var ok bool
+	s.val2, tag, _, ok = s.srv.cs.c.GetInto(s.val2, db, key)
+	if !ok {
+		return cval{}, false
+	}
+	v, ok := decodeCval(tag, s.val2)
+	if !ok {
+		return cval{}, false
+	}
+	switch v.tag {
+	case tagString:
+		return v, true
+	case tagAbsent:
+		return cval{tag: tagString}, true
+	}
+	return cval{}, false
+}
+
+// setExpiry reads SET's options: the new expiry (unix ms, 0 none), whether
+// KEEPTTL keeps the old one; ok=false for options it does not model (GET)
+// or cannot parse (the upstream then answered with an error anyway).
+func setExpiry(opts [][]byte, now time.Time) (expireAt int64, keep, ok bool) {
+	for i := 0; i < len(opts); i++ {
+		o := opts[i]
+		switch {
+		case isName(o, "nx"), isName(o, "xx"):
+		case isName(o, "keepttl"):
+			keep = true
+		case isName(o, "get"):
+			return 0, false, false
+		case isName(o, "ex"), isName(o, "px"), isName(o, "exat"), isName(o, "pxat"):
+			if i+1 >= len(opts) {
+				return 0, false, false
+			}
+			v, good := resp.ParseInt(opts[i+1])
+			if !good {
+				return 0, false, false
+			}
+			i++
+			switch {
+			case isName(o, "ex"):
+				expireAt = now.UnixMilli() + v*1000
+			case isName(o, "px"):
+				expireAt = now.UnixMilli() + v
+			case isName(o, "exat"):
+				expireAt = v * 1000
+			default:
+				expireAt = v
+			}
+		default:
+			return 0, false, false
+		}
+	}
+	return expireAt, keep, true
+}
+
+// dropWriteKeys drops what a write may have changed.
+func (s *session) dropWriteKeys(c *Command, args [][]byte, db int) {
+	cs := s.srv.cs
+	switch c.Name {
+	case "flushall":
+		cs.c.InvalidateAll()
+		return
+	case "flushdb":
+		cs.c.InvalidateDB(db)
+		return
+	case "swapdb":
+		if len(args) == 3 {
+			if a, ok := atoiDB(args[1]); ok {
+				cs.c.InvalidateDB(a)
+			}
+			if b, ok := atoiDB(args[2]); ok {
+				cs.c.InvalidateDB(b)
+			}
+		}
+		return
+	case "move":
+		if len(args) == 3 {
+			cs.c.Delete(db, args[1])
+			if d, ok := atoiDB(args[2]); ok {
+				cs.c.Delete(d, args[1])
+			}
+		}
+		return
+	case "copy":
+		dest := db
+		for i := 3; i+1 < len(args); i++ {
+			if isName(args[i], "db") {
+				if d, ok := atoiDB(args[i+1]); ok {
+					dest = d
+				}
+			}
+		}
+		if len(args) >= 3 {
+			cs.c.Delete(dest, args[2])
+		}
+		return
+	}
+	s.keyPos = c.appendKeyPositions(s.keyPos[:0], args)
+	if len(s.keyPos) == 0 {
+		// A write whose keys are not in its arguments: drop the database.
+		cs.c.InvalidateDB(db)
+		return
+	}
+	for _, p := range s.keyPos {
+		cs.c.Delete(db, args[p])
+	}
+}
+
+// afterScript drops what a script or function may have written: its
+// declared keys, and the whole database when no invalidation link would
+// report undeclared ones.
+func (s *session) afterScript(c *Command, args [][]byte, db int) {
+	cs := s.srv.cs
+	s.keyPos = c.appendKeyPositions(s.keyPos[:0], args)
+	for _, p := range s.keyPos {
+		cs.c.Delete(db, args[p])
+	}
+	if !cs.tracking || !cs.linkUp.Load() {
+		cs.c.InvalidateDB(db)
+	}
+}
+
+// mayWrite reports commands that change data without the write flag.
+func mayWrite(c *Command) bool {
+	switch c.Name {
+	case "eval", "evalsha", "fcall", "exec":
+		return true
+	}
+	return c.Has(FlagWrite)
+}
+
+// multiDrop is a write queued in a transaction, dropped from the cache at
+// EXEC.
+type multiDrop struct {
+	db   int
+	args [][]byte // copies
+	c    *Command
+}
+
+// queueMultiDrop remembers a write queued in MULTI.
+func (s *session) queueMultiDrop(c *Command, args [][]byte) {
+	db := s.db
+	if s.multiDB >= 0 {
+		db = s.multiDB
+	}
+	cp := make([][]byte, len(args))
+	for i, a := range args {
+		cp[i] = bytes.Clone(a)
+	}
+	s.multiDrops = append(s.multiDrops, multiDrop{db: db, args: cp, c: c})
+}
+
+// afterPinned keeps the cache right after a command ran on the client's
+// pinned connection (transactions, scripts, tracking clients).
+func (s *session) afterPinned(c *Command, args [][]byte, reply []byte, db int) {
+	if s.srv.cs == nil || c == nil {
+		return
+	}
+	switch c.Name {
+	case "exec":
+		for _, d := range s.multiDrops {
+			if isScript(d.c.Name) {
+				s.afterScript(d.c, d.args, d.db)
+			} else {
+				s.dropWriteKeys(d.c, d.args, d.db)
+			}
+		}
+		s.multiDrops = s.multiDrops[:0]
+		return
+	case "discard":
+		s.multiDrops = s.multiDrops[:0]
+		return
+	}
+	if !mayWrite(c) {
+		return
+	}
+	if s.inMulti && strings.HasPrefix(string(reply), "+QUEUED") {
+		s.queueMultiDrop(c, args)
+		return
+	}
+	if isScript(c.Name) {
+		s.afterScript(c, args, db)
+		return
+	}
+	s.dropWriteKeys(c, args, db)
+}
+
+func isScript(name string) bool {
+	switch name {
+	case "eval", "evalsha", "fcall":
+		return true
+	}
+	return false
+}
