@@ -26,6 +26,9 @@ var (
 	ErrBypass = errors.New("cache: namespace bypasses the cache")
 	// ErrClosed: the cache was closed.
 	ErrClosed = errors.New("cache: closed")
+	// ErrFillRaced: a load that a Fill waiter shared raced a write or an
+	// invalidation of its key; the waiter must read the backend itself.
+	ErrFillRaced = errors.New("cache: fill raced a change of its key")
 	// ErrConfig wraps every Validate error.
 	ErrConfig = errors.New("cache: invalid config")
 )

@@ -51,6 +51,8 @@ type call struct {
 	// waiters counts StartFill callers sharing the load (under flightMu):
 	// only then must Finish copy the leader's value.
 	waiters int
+	// raced is invalidated as Finish saw it (written before done closes).
+	raced bool
 }
 
 func (c *Cache) flightKeyLocked(db int, key []byte) []byte {

@@ -142,6 +142,7 @@ func (f Fill) Finish(value []byte, typ byte, ttl time.Duration, found, store boo
 	delete(c.flights, string(c.flightKeyLocked(cl.db, cl.key)))
 	c.nflights.Add(-1)
 	// No waiter can join once the flight is deleted: the count is final.
+	cl.raced = cl.invalidated
 	if cl.waiters > 0 {
 		cl.value = bytes.Clone(value)
 	}
@@ -162,7 +163,10 @@ func (f Fill) Finish(value []byte, typ byte, ttl time.Duration, found, store boo
 }
 
 // Wait waits for the leader's Finish and returns its result. The value is
-// shared with the other waiters: read it, do not modify it.
+// shared with the other waiters: read it, do not modify it. When a write or
+// invalidation of the key came while the load ran, the result may predate
+// a change the waiter must see: Wait then returns ErrFillRaced and the
+// caller should read the backend itself.
 func (f Fill) Wait(ctx context.Context) (value []byte, typ byte, ttl time.Duration, found bool, err error) {
 	select {
 	case <-f.cl.done:
@@ -170,6 +174,9 @@ func (f Fill) Wait(ctx context.Context) (value []byte, typ byte, ttl time.Durati
 		return nil, 0, 0, false, ctx.Err()
 	}
 	cl := f.cl
+	if cl.raced {
+		return nil, 0, 0, false, ErrFillRaced
+	}
 	return cl.value, cl.typ, cl.ttl, cl.found, cl.err
 }
 
