@@ -16,6 +16,7 @@ need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || need+=(redis-tools)
 command -v redis-sentinel >/dev/null 2>&1 || need+=(redis-sentinel)
+command -v chromium >/dev/null 2>&1 || need+=(chromium) # the status page's browser test
 if [ ${#need[@]} -gt 0 ]; then
 	echo "test.sh: installing ${need[*]}"
 	$SUDO apt-get update -qq
@@ -41,7 +42,15 @@ else
 	echo "test.sh: staticcheck could not be installed; skipped" >&2
 fi
 
+echo "== helm (the chart's lint and render tests)"
+if ! command -v helm >/dev/null 2>&1; then
+	GOBIN="$(go env GOPATH)/bin" go install helm.sh/helm/v3/cmd/helm@v3.22.0
+	export PATH="$(go env GOPATH)/bin:$PATH"
+fi
+
 echo "== go test -race"
+# Tests whose tool is installed above fail instead of skipping without it.
+export DEPLOYTEST_REQUIRE_HELM=1 TELEMETRYTEST_REQUIRE_CHROMIUM=1
 # Tests that need redis-server fail (instead of skipping) when it is missing.
 export REDISTEST_REQUIRE_REDIS=1
 go test -race -timeout 25m "$@" ./...
