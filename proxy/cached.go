@@ -71,9 +71,11 @@ func init() {
 }
 
 var (
-	nameGET     = []byte("GET")
-	nameHGETALL = []byte("HGETALL")
-	namePTTL    = []byte("PTTL")
+	nameGET      = []byte("GET")
+	nameHGETALL  = []byte("HGETALL")
+	namePTTL     = []byte("PTTL")
+	nameOBJECT   = []byte("OBJECT")
+	nameENCODING = []byte("ENCODING")
 )
 
 // fill is the upstream read that fills a key for a read kind: GET for
@@ -332,11 +334,18 @@ func (s *session) cachedRead(cmd *resp.Command, c *Command, sl *slot) bool {
 	}
 	cs.markDB(s.db)
 	if sl.pre == nil {
-		sl.pre = new([3]redis.Request)
+		sl.pre = new([4]redis.Request)
 	}
 	sl.fillRaw = resp.AppendCommand(sl.fillRaw[:0], fill, args[1])
 	split := len(sl.fillRaw)
 	sl.fillRaw = resp.AppendCommand(sl.fillRaw, namePTTL, args[1])
+	split2 := len(sl.fillRaw)
+	hash := fill[0] == 'H'
+	if hash {
+		// The encoding says whether Redis keeps the hash in insertion
+		// order (listpack), so that a write can update the copy in place.
+		sl.fillRaw = resp.AppendCommand(sl.fillRaw, nameOBJECT, nameENCODING, args[1])
+	}
 	for i := range sl.pre {
 		sl.pre[i].Reply, sl.pre[i].Err = sl.pre[i].Reply[:0], nil
 	}
@@ -347,7 +356,10 @@ func (s *session) cachedRead(cmd *resp.Command, c *Command, sl *slot) bool {
 	}
 	s.submitReq(lane, rawMulti, &sl.pre[0])
 	s.submitReq(lane, sl.fillRaw[:split], &sl.pre[1])
-	s.submitReq(lane, sl.fillRaw[split:], &sl.pre[2])
+	s.submitReq(lane, sl.fillRaw[split:split2], &sl.pre[2])
+	if hash {
+		s.submitReq(lane, sl.fillRaw[split2:], &sl.pre[3])
+	}
 	s.submitReq(lane, rawExec, &sl.req)
 	sl.post, sl.fill, sl.args, sl.c, sl.db = postFillLead, f, args, c, s.db
 	s.posts++
@@ -552,12 +564,21 @@ func (s *session) finishFill(sl *slot) {
 	}
 	var ok bool
 	s.elems, _, ok = resp.Elements(sl.req.Reply, s.elems)
-	if !ok || len(s.elems) != 2 {
+	want := 2
+	if sl.c.read.fill()[0] == 'H' {
+		want = 3
+	}
+	if !ok || len(s.elems) != want {
 		f.Finish(nil, 0, 0, false, false, errNotCacheable)
 		sl.post = postRetry
 		return
 	}
 	read, pttlFrame := s.elems[0], s.elems[1]
+	listpack := false
+	if want == 3 {
+		enc, _ := resp.StringValue(s.elems[2])
+		listpack = string(enc) == "listpack"
+	}
 	pttl, ok := resp.IntValue(pttlFrame)
 	if !ok {
 		f.Finish(nil, 0, 0, false, false, errNotCacheable)
@@ -570,6 +591,9 @@ func (s *session) finishFill(sl *slot) {
 	}
 	tag := tagString
 	s.enc = appendCvalHeader(s.enc[:0], expireAt)
+	if listpack {
+		s.enc[0] |= flagListpack
+	}
 	switch {
 	case read[0] == '-':
 		// WRONGTYPE and the like: the client gets the error as Redis
@@ -728,7 +752,8 @@ func (s *session) beforeWrite(cmd *resp.Command, c *Command, sl *slot) {
 func updatable(name string) bool {
 	switch name {
 	case "set", "setex", "psetex", "setnx", "getset", "mset", "msetnx",
-		"incr", "decr", "incrby", "decrby", "incrbyfloat", "append":
+		"incr", "decr", "incrby", "decrby", "incrbyfloat", "append",
+		"hset", "hmset", "hsetnx", "hdel", "hincrby", "hincrbyfloat":
 		return true
 	}
 	return false
@@ -807,6 +832,8 @@ func (s *session) afterWrite(sl *slot) {
 			return
 		}
 		set(0, args[1], digits, old.expireAt)
+	case "hset", "hmset", "hsetnx", "hdel", "hincrby", "hincrbyfloat":
+		s.afterHashWrite(c.Name, args, reply, db, vers)
 	case "append":
 		n, _ := resp.IntValue(reply)
 		old, found := s.cachedString(db, args[1])
@@ -1018,4 +1045,127 @@ func isScript(name string) bool {
 		return true
 	}
 	return false
+}
+
+// afterHashWrite updates a cached hash in place when Redis keeps it in
+// insertion order (listpack encoding) before and after the write: a
+// changed field keeps its place, a new one goes to the end, a deleted one
+// leaves the others in order. Anything else (a hashtable-encoded hash, a
+// write that makes Redis convert it, limits unknown) drops the copy.
+func (s *session) afterHashWrite(name string, args [][]byte, reply []byte, db int, vers []uint64) {
+	cs := s.srv.cs
+	key := args[1]
+	drop := func() { cs.c.Delete(db, key) }
+	maxEntries, maxValue, known := s.srv.up.HashListpackLimits()
+	if !known || len(vers) == 0 {
+		drop()
+		return
+	}
+	var tag byte
+	var ok bool
+	s.val2, tag, _, ok = cs.c.GetInto(s.val2, db, key)
+	if !ok {
+		drop()
+		return
+	}
+	old, ok := decodeCval(tag, s.val2)
+	if !ok {
+		drop()
+		return
+	}
+	// fv holds the hash as alternating fields and values.
+	s.fv = s.fv[:0]
+	switch {
+	case old.tag == tagAbsent:
+		old.expireAt = 0 // a new hash has no TTL
+	case old.tag == tagHash && s.val2[0]&flagListpack != 0:
+		h, good := newHashFields(old.payload)
+		if !good {
+			drop()
+			return
+		}
+		for f, v, more := h.next(); more; f, v, more = h.next() {
+			s.fv = append(s.fv, f, v)
+		}
+	default:
+		drop()
+		return
+	}
+	find := func(f []byte) int {
+		for i := 0; i < len(s.fv); i += 2 {
+			if bytes.Equal(s.fv[i], f) {
+				return i
+			}
+		}
+		return -1
+	}
+	put := func(f, v []byte) {
+		if i := find(f); i >= 0 {
+			s.fv[i+1] = v
+		} else {
+			s.fv = append(s.fv, f, v)
+		}
+	}
+	switch name {
+	case "hset", "hmset":
+		for i := 2; i+1 < len(args); i += 2 {
+			put(args[i], args[i+1])
+		}
+	case "hsetnx":
+		if n, _ := resp.IntValue(reply); n == 1 {
+			put(args[2], args[3])
+		}
+	case "hdel":
+		for _, f := range args[2:] {
+			if i := find(f); i >= 0 {
+				s.fv = append(s.fv[:i], s.fv[i+2:]...)
+			}
+		}
+	case "hincrby":
+		n, good := resp.IntValue(reply)
+		if !good {
+			drop()
+			return
+		}
+		s.scratch = strconv.AppendInt(s.scratch[:0], n, 10)
+		put(args[2], s.scratch)
+	case "hincrbyfloat":
+		v, good := resp.StringValue(reply)
+		if !good {
+			drop()
+			return
+		}
+		put(args[2], v)
+	}
+	if int64(len(s.fv)/2) > maxEntries {
+		drop()
+		return
+	}
+	for _, x := range s.fv {
+		if int64(len(x)) > maxValue {
+			drop()
+			return
+		}
+	}
+	// fv aliases val2 and args; encode into enc, then store.
+	s.enc = appendCvalHeader(s.enc[:0], old.expireAt)
+	tag = tagAbsent
+	if len(s.fv) > 0 {
+		s.enc[0] |= flagListpack
+		s.enc = appendHashPayload(s.enc, s.fv)
+		tag = tagHash
+	} else if cs.cfg.NegativeTTL <= 0 {
+		drop() // the hash is gone and absence is not cached
+		return
+	}
+	ttl := localTTL(old.expireAt, time.Now())
+	if tag == tagAbsent {
+		ttl = cs.cfg.NegativeTTL
+	}
+	if ttl < 0 || len(args[1])+len(s.enc) > s.srv.maxItem {
+		drop()
+		return
+	}
+	cs.markDB(db)
+	cs.c.SetIfUnchanged(db, key, vers[0], s.enc, tag, ttl)
 }

@@ -399,3 +399,114 @@ func TestCacheTTLNeverOutlivesUpstream(t *testing.T) {
 		}
 	}
 }
+
+// TestCacheHashInPlace updates small (listpack) hashes in place and drops
+// large ones: after every write, HGETALL through respcache must equal the
+// upstream's, field order included. The link is off so that the proxy's
+// own updates are what the reads see.
+func TestCacheHashInPlace(t *testing.T) {
+	rs := redistest.Start(t)
+	p := startCached(t, rs.Addr(), CacheConfig{Invalidation: "off", NegativeTTL: time.Minute})
+	redistest.Eventually(t, 5*time.Second, func() bool {
+		_, _, ok := p.up.HashListpackLimits()
+		return ok
+	}, "listpack limits known")
+	c := redistest.Dial(t, p.Addr)
+	direct := redistest.Dial(t, rs.Addr())
+	big := []string{"HSET", "big"}
+	for i := 0; i < 200; i++ {
+		big = append(big, "f"+strconv.Itoa(i), "v")
+	}
+	c.Do(big...) // hashtable-encoded from now on, whatever its size
+	for i := 0; i < 195; i++ {
+		c.Do("HDEL", "big", "f"+strconv.Itoa(i))
+	}
+	long := strings.Repeat("x", 100) // over hash-max-listpack-value
+	steps := [][]string{
+		{"HSET", "h", "a", "1", "b", "2", "c", "3"},
+		{"HSET", "h", "b", "20", "d", "4"},
+		{"HDEL", "h", "a", "zz"},
+		{"HINCRBY", "h", "c", "5"},
+		{"HINCRBYFLOAT", "h", "e", "1.5"},
+		{"HSETNX", "h", "b", "no"},
+		{"HSETNX", "h", "f", "6"},
+		{"HMSET", "h", "a", "back", "b", "again"},
+		{"HSET", "h", "g", long}, // converts to hashtable
+		{"HSET", "h", "h", "1"},
+		{"HSET", "big", "f1", "x", "new", "y"},
+		{"HDEL", "big", "f196"},
+		{"HSET", "n", "x", "1", "y", "2", "x", "3"},
+		{"HDEL", "n", "x", "y"},
+	}
+	directReads := 0
+	for _, proto := range []string{"2", "3"} {
+		c.Do("HELLO", proto)
+		direct.Do("HELLO", proto)
+		for _, key := range []string{"h", "big", "n"} {
+			c.Do("HGETALL", key) // cache it
+		}
+		for _, st := range steps {
+			c.Do(st...)
+			for _, key := range []string{"h", "big", "n"} {
+				got, want := c.DoString("HGETALL", key), direct.DoString("HGETALL", key)
+				directReads++
+				if got != want {
+					t.Fatalf("RESP%s after %v: HGETALL %s through respcache %q, redis-server %q", proto, st, key, got, want)
+				}
+			}
+		}
+		direct.Do("DEL", "h", "big", "n")
+		c.Do("DEL", "h", "big", "n")
+		c.Do(big...)
+		for i := 0; i < 195; i++ {
+			c.Do("HDEL", "big", "f"+strconv.Itoa(i))
+		}
+	}
+	// The small hashes' updates kept their reads local: fills happen for
+	// the initial reads and after the writes that had to drop the copy
+	// (the conversion of h, every write to big), not after each write.
+	direct.Do("HELLO", "2")
+	fills := cmdCalls(t, direct, "hgetall") - directReads
+	t.Logf("%d HGETALL fills for %d reads", fills, directReads)
+	if fills > 2*(3+2+2) {
+		t.Errorf("%d HGETALL fills; in-place updates should keep most reads local", fills)
+	}
+}
+
+// TestCacheClusterTracking: with a 3-master cluster, the invalidation link
+// runs on every master, so a write made directly on any node reaches the
+// cache.
+func TestCacheClusterTracking(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a cluster")
+	}
+	cl := redistest.StartCluster(t, 3, 0)
+	c0, err := cache.New(cache.Config{MaxMemory: 16 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c0.Close()
+	p := startProxy(t, Config{Cache: CacheConfig{Cache: c0, Heartbeat: 100 * time.Millisecond}},
+		redis.Config{Topology: redis.Cluster, Addrs: cl.MasterAddrs()})
+	redistest.Eventually(t, 10*time.Second, func() bool { return p.srv.cs.linkUp.Load() }, "links up on every master")
+	c := redistest.Dial(t, p.Addr)
+	owners := map[string]bool{}
+	for i := 0; i < 30; i++ {
+		key := "ck:" + strconv.Itoa(i)
+		owner := cl.SlotOwner(cl.KeySlot(key))
+		owners[owner] = true
+		node := redistest.Dial(t, owner)
+		node.Do("SET", key, "old")
+		redistest.Eventually(t, time.Second, func() bool { return c.DoString("GET", key) == "$3\r\nold\r\n" })
+		c.Do("GET", key)
+		node.Do("SET", key, "new")
+		redistest.Eventually(t, time.Second, func() bool { return c.DoString("GET", key) == "$3\r\nnew\r\n" },
+			"write on "+owner+" seen through respcache")
+	}
+	if len(owners) != 3 {
+		t.Errorf("keys covered %d masters, want 3", len(owners))
+	}
+	if p.srv.Info().CacheHits == 0 {
+		t.Error("no cache hits in cluster mode")
+	}
+}

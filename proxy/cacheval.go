@@ -28,7 +28,10 @@ const (
 	tagTooBig
 )
 
-const flagExpiry = 1
+const (
+	flagExpiry   = 1 << iota
+	flagListpack // a hash Redis keeps in insertion order
+)
 
 // cval is a decoded cached value; its slices alias the encoded bytes.
 type cval struct {

@@ -35,6 +35,8 @@ type Upstream interface {
 	Databases() int
 	// Track starts the invalidation link (CLIENT TRACKING BCAST).
 	Track(cfg redis.TrackingConfig) *redis.Tracker
+	// HashListpackLimits returns hash-max-listpack-entries and -value.
+	HashListpackLimits() (entries, value int64, ok bool)
 }
 
 // Config configures a Server. Zero fields take the documented defaults.

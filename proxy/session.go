@@ -29,7 +29,7 @@ type slot struct {
 	c       *Command
 	db      int
 	verOff  int               // the write's key versions start at session.vers[verOff]
-	pre     *[3]redis.Request // a fill's MULTI, read and PTTL
+	pre     *[4]redis.Request // a fill's MULTI, read, PTTL and OBJECT ENCODING
 	fillRaw []byte            // the fill's read and PTTL commands
 }
 

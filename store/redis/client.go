@@ -14,6 +14,8 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/respcache/respcache/resp"
 )
 
 // Topologies.
@@ -125,6 +127,8 @@ type Client struct {
 	refresh   chan struct{} // asks the cluster watcher for a new slot map
 	version   atomic.Pointer[string]
 	dbCount   atomic.Int32
+	lpEntries atomic.Int64 // hash-max-listpack-entries (0: unknown)
+	lpValue   atomic.Int64 // hash-max-listpack-value
 	sentinel  []*goredis.SentinelClient
 }
 
@@ -458,7 +462,9 @@ func (c *Client) probeOnce() error {
 	}
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(c.cfg.ReadTimeout))
-	if _, err := conn.Write(appendCmd(appendCmd(nil, "INFO", "server"), "CONFIG", "GET", "databases")); err != nil {
+	req := appendCmd(appendCmd(nil, "INFO", "server"), "CONFIG", "GET", "databases")
+	req = appendCmd(req, "CONFIG", "GET", "hash-max-listpack-entries", "hash-max-listpack-value")
+	if _, err := conn.Write(req); err != nil {
 		return err
 	}
 	rr := newReplyReader(conn)
@@ -475,13 +481,46 @@ func (c *Client) probeOnce() error {
 	if err != nil {
 		return nil // CONFIG may be renamed or denied; keep 16
 	}
-	// *2\r\n$9\r\ndatabases\r\n$2\r\n16\r\n
-	parts := strings.Split(string(dbs), "\r\n")
-	if len(parts) >= 5 {
-		var v int
-		if _, err := fmt.Sscan(parts[4], &v); err == nil && v > 0 {
-			c.dbCount.Store(int32(v))
+	if v, ok := configValues(dbs)["databases"]; ok && v > 0 {
+		c.dbCount.Store(int32(v))
+	}
+	if lp, err := rr.next(); err == nil {
+		vals := configValues(lp)
+		e, ok1 := vals["hash-max-listpack-entries"]
+		v, ok2 := vals["hash-max-listpack-value"]
+		if ok1 && ok2 {
+			c.lpEntries.Store(e)
+			c.lpValue.Store(v)
 		}
 	}
 	return nil
+}
+
+// configValues reads the integer settings of a CONFIG GET reply (RESP2
+// flat array of names and values).
+func configValues(reply []byte) map[string]int64 {
+	out := map[string]int64{}
+	elems, _, ok := resp.Elements(reply, nil)
+	if !ok {
+		return out
+	}
+	for i := 0; i+1 < len(elems); i += 2 {
+		name, ok1 := resp.StringValue(elems[i])
+		val, ok2 := resp.StringValue(elems[i+1])
+		if !ok1 || !ok2 {
+			continue
+		}
+		if v, ok := resp.ParseInt(val); ok {
+			out[string(name)] = v
+		}
+	}
+	return out
+}
+
+// HashListpackLimits returns the upstream's hash-max-listpack-entries and
+// hash-max-listpack-value (ok=false until known, or when CONFIG GET is not
+// allowed): within them Redis keeps a hash in insertion order.
+func (c *Client) HashListpackLimits() (entries, value int64, ok bool) {
+	e, v := c.lpEntries.Load(), c.lpValue.Load()
+	return e, v, e > 0
 }
