@@ -17,13 +17,9 @@ import (
 // flag, is an error; defaults never are. Delete an entry when its feature
 // lands.
 var notBuilt = map[string]string{
-	"admin_listen":       "the admin HTTP server",
-	"admin_pprof":        "the admin HTTP server",
-	"write":              "the write policy",
-	"telemetry":          "telemetry",
-	"log.slow_threshold": "the slow log",
-	"backend.disk":       "the embedded disk store",
-	"backend.type=disk":  "the embedded disk store",
+	"write":             "the write policy",
+	"backend.disk":      "the embedded disk store",
+	"backend.type=disk": "the embedded disk store",
 }
 
 // Validate checks c and returns a *Error listing every problem, or nil.
@@ -240,7 +236,9 @@ func (c *Config) check(errs *errList) {
 	}
 	atLeast("write.max_batch", w.MaxBatch, 1)
 	positiveSize("write.max_dirty", w.MaxDirty)
-	if w.MaxDirty > cc.MaxMemory {
+	// max_dirty matters only for write-back: a smaller quota in
+	// write-through mode must not trip over a default the user never set.
+	if w.MaxDirty > cc.MaxMemory && (w.Mode == "write-back" || c.IsSet("write.max_dirty")) {
 		add(c.firstSet("write.max_dirty", "cache.max_memory"),
 			"write.max_dirty (%s) must not exceed cache.max_memory (%s)", w.MaxDirty, cc.MaxMemory)
 	}

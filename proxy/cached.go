@@ -14,6 +14,7 @@ import (
 	"github.com/respcache/respcache/cache"
 	"github.com/respcache/respcache/resp"
 	"github.com/respcache/respcache/store/redis"
+	"github.com/respcache/respcache/telemetry"
 )
 
 // The read cache. A cacheable read (readKinds) is answered in the
@@ -125,7 +126,10 @@ type cacheState struct {
 	bypassed atomic.Uint64 // reads sent upstream because the cache could not be used
 	maxDBs   func() int
 	lag      lagMeter
+	negTTL   atomic.Int64 // cache.negative_ttl, changed by reloads
 }
+
+func (cs *cacheState) negativeTTL() time.Duration { return time.Duration(cs.negTTL.Load()) }
 
 // lagMeter measures the invalidation lag: the time from sending one of our
 // own writes to receiving its invalidation on the tracking link (Redis
@@ -278,6 +282,7 @@ func (s *session) cachedRead(cmd *resp.Command, c *Command, sl *slot) bool {
 	cs := s.srv.cs
 	if !cs.serving() {
 		cs.bypassed.Add(1)
+		sl.setOutcome(telemetry.OutcomeBypass)
 		return false
 	}
 	args := cmd.Args
@@ -303,6 +308,11 @@ func (s *session) cachedRead(cmd *resp.Command, c *Command, sl *slot) bool {
 		if v, good := decodeCval(tag, s.val); good {
 			if out, done := s.renderRead(sl.req.Reply[:0], c, args, v); done {
 				sl.req.Reply = out
+				if cs.filling() {
+					sl.setOutcome(telemetry.OutcomeHit)
+				} else {
+					sl.setOutcome(telemetry.OutcomeStale)
+				}
 				return true
 			}
 		}
@@ -324,6 +334,7 @@ func (s *session) cachedRead(cmd *resp.Command, c *Command, sl *slot) bool {
 		}
 		sl.post, sl.fill, sl.args, sl.c = postFillWait, f, args, c
 		s.posts++
+		sl.setOutcome(telemetry.OutcomeCoalesced)
 		return true
 	}
 	lane, err := s.laneFor(cmd, c)
@@ -353,6 +364,10 @@ func (s *session) cachedRead(cmd *resp.Command, c *Command, sl *slot) bool {
 		// Taken before the fill is queued: the upstream's PTTL is counted
 		// from a later instant, so fillStart+PTTL is never past its expiry.
 		s.fillStart = time.Now()
+	}
+	sl.setOutcome(telemetry.OutcomeMiss)
+	if sl.span.Recording() {
+		s.startUpstreamSpan(sl, "MULTI")
 	}
 	s.submitReq(lane, rawMulti, &sl.pre[0])
 	s.submitReq(lane, sl.fillRaw[:split], &sl.pre[1])
@@ -646,7 +661,8 @@ func (s *session) finishFill(sl *slot) {
 	ttl := localTTL(expireAt, time.Now())
 	switch {
 	case tag == tagAbsent:
-		store, ttl = cs.cfg.NegativeTTL > 0, cs.cfg.NegativeTTL
+		neg := cs.negativeTTL()
+		store, ttl = neg > 0, neg
 	case tag == tagHash && len(sl.args[1])+len(s.enc) > s.srv.maxItem:
 		// Too large to keep: remember that, so reads of this hash pass
 		// through instead of fetching all of it each time.
@@ -1154,13 +1170,13 @@ func (s *session) afterHashWrite(name string, args [][]byte, reply []byte, db in
 		s.enc[0] |= flagListpack
 		s.enc = appendHashPayload(s.enc, s.fv)
 		tag = tagHash
-	} else if cs.cfg.NegativeTTL <= 0 {
+	} else if cs.negativeTTL() <= 0 {
 		drop() // the hash is gone and absence is not cached
 		return
 	}
 	ttl := localTTL(old.expireAt, time.Now())
 	if tag == tagAbsent {
-		ttl = cs.cfg.NegativeTTL
+		ttl = cs.negativeTTL()
 	}
 	if ttl < 0 || len(args[1])+len(s.enc) > s.srv.maxItem {
 		drop()

@@ -87,6 +87,8 @@ type Command struct {
 
 	// read says how the local cache answers the command (cached.go).
 	read readKind
+	// idx numbers the command for per-server state (telemetry.go).
+	idx int
 }
 
 // Has reports whether all of f are set.

@@ -14,6 +14,10 @@ import (
 func (s *session) dispatch(cmd *resp.Command, sl *slot) {
 	args := cmd.Args
 	c := lookupCommand(args)
+	if s.srv.ins.on {
+		sl.cmd = c
+		s.startSpan(sl, c)
+	}
 	switch s.replyMode {
 	case replyOff:
 		sl.noReply = true
@@ -194,6 +198,13 @@ func (s *session) forwardTo(n *redis.Node, raw []byte, sl *slot) {
 // submit queues raw on lane, its reply going to sl, and remembers the lane
 // for the batch's flush.
 func (s *session) submit(lane *redis.Lane, raw []byte, sl *slot) {
+	if sl.span.Recording() {
+		name := "unknown"
+		if sl.cmd != nil {
+			name = sl.cmd.Name
+		}
+		s.startUpstreamSpan(sl, name)
+	}
 	s.submitReq(lane, raw, &sl.req)
 }
 

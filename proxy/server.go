@@ -70,6 +70,8 @@ type Config struct {
 	// Cache, when Cache.Cache is set, answers reads from a local cache
 	// (see cached.go).
 	Cache CacheConfig
+	// Telemetry receives per-command metrics, spans and slow-log entries.
+	Telemetry Telemetry
 }
 
 func (c *Config) ensureDefaults() {
@@ -138,6 +140,7 @@ type Server struct {
 	log  *slog.Logger
 	deny map[string]bool
 	cs   *cacheState // nil: no local cache
+	ins  *instruments
 	// maxItem is the largest key+value the cache keeps.
 	maxItem int
 	started time.Time
@@ -163,10 +166,12 @@ func New(cfg Config, up Upstream) (*Server, error) {
 		s.deny[strings.ToLower(d)] = true
 	}
 	s.started = time.Now()
+	s.ins = newInstruments(cfg.Telemetry)
 	s.maxItem = cfg.Cache.MaxItemSize
 	if cc := cfg.Cache; cc.Cache != nil {
 		cs := &cacheState{c: cc.Cache, cfg: cc, tracking: cc.Invalidation == "tracking", maxDBs: up.Databases}
 		cs.lag.seed = maphash.MakeSeed()
+		cs.negTTL.Store(int64(cc.NegativeTTL))
 		s.cs = cs
 		if cs.tracking {
 			cs.tracker = up.Track(redis.TrackingConfig{
@@ -185,6 +190,24 @@ func New(cfg Config, up Upstream) (*Server, error) {
 		}
 	}
 	return s, nil
+}
+
+// SetNegativeTTL changes cache.negative_ttl (reload).
+func (s *Server) SetNegativeTTL(d time.Duration) {
+	if s.cs != nil {
+		s.cs.negTTL.Store(int64(max(d, 0)))
+	}
+}
+
+// TrackingStatus is "up", "down" or "off" (no invalidation link).
+func (s *Server) TrackingStatus() string {
+	switch {
+	case s.cs == nil || s.cs.tracker == nil:
+		return "off"
+	case s.cs.linkUp.Load():
+		return "up"
+	}
+	return "down"
 }
 
 // stopCache stops the invalidation link.

@@ -11,6 +11,7 @@ import (
 	"github.com/respcache/respcache/cache"
 	"github.com/respcache/respcache/resp"
 	"github.com/respcache/respcache/store/redis"
+	"github.com/respcache/respcache/telemetry"
 )
 
 // maxBatch caps the commands of one pipeline handled together: it bounds the
@@ -21,6 +22,12 @@ const maxBatch = 512
 type slot struct {
 	req     redis.Request
 	noReply bool // CLIENT REPLY OFF/SKIP, or the reply comes through the pump
+
+	// Telemetry (telemetry.go).
+	cmd     *Command
+	span    telemetry.Span
+	upSpan  telemetry.Span
+	spanCtx context.Context
 
 	// Read cache (cached.go): what to do once the upstream reply is in.
 	post    uint8
@@ -254,6 +261,10 @@ func (s *session) runBatch(cmds []resp.Command) {
 	}
 	s.slots = s.slots[:len(cmds)]
 	n := len(cmds)
+	var start time.Time
+	if s.srv.ins.on {
+		start = time.Now()
+	}
 	if s.srv.cs != nil {
 		s.batch, s.roKnown, s.batchWrite = cmds, false, false
 		s.vers = s.vers[:0]
@@ -275,6 +286,9 @@ func (s *session) runBatch(cmds []resp.Command) {
 		s.postBatch(n)
 	}
 	s.batch = nil
+	if s.srv.ins.on {
+		s.observeBatch(cmds, n, start)
+	}
 	for i := 0; i < n; i++ {
 		sl := &s.slots[i]
 		if !sl.noReply {

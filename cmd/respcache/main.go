@@ -4,6 +4,7 @@
 //	respcache --check-config [--config FILE]
 //	respcache --version
 //	respcache sim [flags]       replay a trace through the cache, print hit ratios
+//	respcache drain [--config FILE]  ask a running respcache to flush write-back state (preStop)
 package main
 
 import (
@@ -27,6 +28,9 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "sim" {
 		return runSim(args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "drain" {
+		return runDrain(args[1:], stdout, stderr)
 	}
 	fs := flag.NewFlagSet("respcache", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -67,7 +71,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	return serve(cfg, stderr)
+	return serve(cfg, config.LoadOptions{Path: *cfgPath, Env: os.Environ(), Listen: *listen, Upstream: *upstream}, stderr)
 }
 
 func versionString() string {

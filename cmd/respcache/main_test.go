@@ -75,6 +75,7 @@ func TestSIGTERMDrains(t *testing.T) {
 	addr := freeAddr(t)
 	var logs bytes.Buffer
 	cmd := exec.Command(bin, "--upstream", srv.Addr(), "--listen", addr)
+	cmd.Env = append(os.Environ(), "RESPCACHE_ADMIN_LISTEN=127.0.0.1:0")
 	cmd.Stderr = &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

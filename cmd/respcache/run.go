@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -23,15 +24,24 @@ import (
 
 // serve builds respcache from cfg, runs it until SIGTERM or SIGINT, then
 // drains: stop accepting, finish in-flight commands within
-// shutdown_timeout, exit 0.
-func serve(cfg *config.Config, stderr io.Writer) int {
-	log := newLogger(cfg.Log, stderr)
+// shutdown_timeout, exit 0. SIGHUP and changes of the config file reload
+// the live keys.
+func serve(cfg *config.Config, opts config.LoadOptions, stderr io.Writer) int {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	o, err := newOps(ctx, cfg, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "respcache: %v\n", err)
+		return 1
+	}
+	log := o.log
+	setMemoryLimit(log)
 	if cfg.Backend.Type != "redis" {
 		fmt.Fprintln(stderr, "respcache: the embedded disk store (backend.type disk, the default) is not built yet; "+
 			"run in front of a Redis instead: respcache --upstream 127.0.0.1:6379")
 		return 1
 	}
-	up, cc, srv, err := build(cfg, log)
+	up, cc, srv, err := build(cfg, log, o.proxyTelemetry())
 	if err != nil {
 		fmt.Fprintf(stderr, "respcache: %v\n", err)
 		return 1
@@ -47,27 +57,39 @@ func serve(cfg *config.Config, stderr io.Writer) int {
 		"topology", cfg.Backend.Redis.Topology, "version", version)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	var draining atomic.Bool
+	// The RESP listener is bound before the admin server starts, so a
+	// passing /healthz means the application can connect.
+	if err := o.startAdmin(ctx, cfg, up, cc, srv, draining.Load); err != nil {
+		fmt.Fprintf(stderr, "respcache: %v\n", err)
+		srv.Close()
+		return 1
+	}
+	go o.watchReload(ctx, opts, cc, srv)
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(sig)
+	code := 0
 	select {
 	case err := <-errc:
 		log.Error("listener failed", "err", err)
-		return 1
+		code = 1
 	case s := <-sig:
 		log.Info("draining", "signal", s.String(), "timeout", time.Duration(cfg.ShutdownTimeout).String())
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(cfg.ShutdownTimeout))
-	defer cancel()
-	if err := srv.Shutdown(ctx); err != nil {
+	draining.Store(true)
+	sctx, scancel := context.WithTimeout(context.Background(), time.Duration(cfg.ShutdownTimeout))
+	defer scancel()
+	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("shutdown timeout reached; closed the remaining clients", "err", err)
 	}
+	o.close(sctx)
 	log.Info("stopped")
-	return 0
+	return code
 }
 
 // build maps the configuration onto the packages' own Config structs.
-func build(cfg *config.Config, log *slog.Logger) (*redis.Client, *cache.Cache, *proxy.Server, error) {
+func build(cfg *config.Config, log *slog.Logger, tel proxy.Telemetry) (*redis.Client, *cache.Cache, *proxy.Server, error) {
 	rc := cfg.Backend.Redis
 	upTLS, err := upstreamTLS(rc.TLS)
 	if err != nil {
@@ -111,6 +133,7 @@ func build(cfg *config.Config, log *slog.Logger) (*redis.Client, *cache.Cache, *
 		UpstreamReadTimeout: time.Duration(rc.ReadTimeout),
 		DefaultDB:           rc.DB,
 		Logger:              log,
+		Telemetry:           tel,
 		Cache: proxy.CacheConfig{
 			Cache:        cc,
 			NegativeTTL:  time.Duration(cfg.Cache.NegativeTTL),
@@ -129,42 +152,31 @@ func build(cfg *config.Config, log *slog.Logger) (*redis.Client, *cache.Cache, *
 
 // buildCache makes the local cache from the cache section.
 func buildCache(c config.Cache) (*cache.Cache, error) {
-	cfg := cache.Config{
+	cc, err := cache.New(cache.Config{
 		MaxMemory:   int64(c.MaxMemory),
 		MaxItemSize: int(c.MaxItemSize),
 		TTL:         time.Duration(c.TTL),
-	}
-	for _, ns := range c.Namespaces {
-		mode := cache.ModeCache
-		if ns.Mode == "bypass" {
-			mode = cache.ModeBypass
-		}
-		cfg.Namespaces = append(cfg.Namespaces, cache.Namespace{
-			Prefix: ns.Prefix, MaxMemory: int64(ns.MaxMemory), TTL: time.Duration(ns.TTL), Mode: mode,
-		})
-	}
-	cc, err := cache.New(cfg)
+		Namespaces:  cacheNamespaces(c),
+	})
 	if err != nil {
 		return nil, fmt.Errorf("cache: %w", err)
 	}
 	return cc, nil
 }
 
-func newLogger(lc config.Log, w io.Writer) *slog.Logger {
-	var level slog.Level
-	switch lc.Level {
-	case "debug":
-		level = slog.LevelDebug
-	case "warn":
-		level = slog.LevelWarn
-	case "error":
-		level = slog.LevelError
+// cacheNamespaces maps cache.namespaces onto the cache's own type.
+func cacheNamespaces(c config.Cache) []cache.Namespace {
+	var out []cache.Namespace
+	for _, ns := range c.Namespaces {
+		mode := cache.ModeCache
+		if ns.Mode == "bypass" {
+			mode = cache.ModeBypass
+		}
+		out = append(out, cache.Namespace{
+			Prefix: ns.Prefix, MaxMemory: int64(ns.MaxMemory), TTL: time.Duration(ns.TTL), Mode: mode,
+		})
 	}
-	opts := &slog.HandlerOptions{Level: level}
-	if lc.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return out
 }
 
 func listenerTLS(t config.TLS) (*tls.Config, error) {

@@ -393,6 +393,39 @@ const busyReplyWindow = 6 * time.Second
 // serverAlive reports whether the server at addr answers anything (PONG,
 // BUSY, NOAUTH, LOADING all count) to a PING on a new connection within
 // max(read timeout, busyReplyWindow).
+// Ping checks that every master answers PING on a fresh, authenticated
+// connection (readiness).
+func (c *Client) Ping(ctx context.Context) error {
+	masters, err := c.Masters()
+	if err != nil {
+		return err
+	}
+	for _, n := range masters {
+		conn, err := c.dial(ctx, n.Addr(), 0, 2, false)
+		if err != nil {
+			return err
+		}
+		if dl, ok := ctx.Deadline(); ok {
+			conn.SetDeadline(dl)
+		} else {
+			conn.SetDeadline(time.Now().Add(c.cfg.ReadTimeout))
+		}
+		_, err = conn.Write([]byte("*1\r\n$4\r\nPING\r\n"))
+		if err == nil {
+			var reply []byte
+			reply, err = newReplyReader(conn).next()
+			if err == nil && len(reply) > 0 && reply[0] == '-' {
+				err = fmt.Errorf("%w: %s", ErrUnavailable, strings.TrimSpace(string(reply[1:])))
+			}
+		}
+		conn.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", n.Addr(), err)
+		}
+	}
+	return nil
+}
+
 func (c *Client) serverAlive(addr string) bool {
 	d := net.Dialer{Timeout: c.cfg.DialTimeout}
 	var conn net.Conn
