@@ -17,9 +17,7 @@ import (
 // flag, is an error; defaults never are. Delete an entry when its feature
 // lands.
 var notBuilt = map[string]string{
-	"write":             "the write policy",
-	"backend.disk":      "the embedded disk store",
-	"backend.type=disk": "the embedded disk store",
+	"write": "the write policy",
 }
 
 // Validate checks c and returns a *Error listing every problem, or nil.

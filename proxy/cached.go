@@ -322,6 +322,19 @@ func (s *session) cachedRead(cmd *resp.Command, c *Command, sl *slot) bool {
 	if fill == nil || !cs.filling() || cs.c.Bypassed(args[1]) {
 		return false
 	}
+	if s.dconn != nil {
+		// In-process store: load at once, in this goroutine.
+		f := cs.c.StartFill(s.db, args[1])
+		cs.markDB(s.db)
+		if f.Leader() {
+			sl.setOutcome(telemetry.OutcomeMiss)
+			s.storeFill(f, c, args, sl)
+		} else {
+			sl.setOutcome(telemetry.OutcomeCoalesced)
+			s.storeWait(f, c, args, sl)
+		}
+		return true
+	}
 	ro := s.readOnlyBatch()
 	cluster := s.srv.up.Topology() == redis.Cluster
 	if cluster && !ro {
@@ -579,9 +592,10 @@ func (s *session) finishFill(sl *slot) {
 	}
 	var ok bool
 	s.elems, _, ok = resp.Elements(sl.req.Reply, s.elems)
+	hash := sl.c.read.fill()[0] == 'H'
 	want := 2
-	if sl.c.read.fill()[0] == 'H' {
-		want = 3
+	if hash && s.dconn == nil {
+		want = 3 // OBJECT ENCODING
 	}
 	if !ok || len(s.elems) != want {
 		f.Finish(nil, 0, 0, false, false, errNotCacheable)
@@ -589,7 +603,8 @@ func (s *session) finishFill(sl *slot) {
 		return
 	}
 	read, pttlFrame := s.elems[0], s.elems[1]
-	listpack := false
+	// The embedded store keeps every hash in insertion order.
+	listpack := hash && s.dconn != nil
 	if want == 3 {
 		enc, _ := resp.StringValue(s.elems[2])
 		listpack = string(enc) == "listpack"

@@ -49,6 +49,10 @@ func (s *session) dispatch(cmd *resp.Command, sl *slot) {
 		sl.errorf("NOPERM this user has no permissions to run the '" + c.Name + "' command")
 		return
 	}
+	if s.dconn != nil {
+		s.dispatchStore(cmd, c, sl)
+		return
+	}
 	switch {
 	case s.pubsub:
 		s.dispatchPubsub(cmd, c, sl)

@@ -33,9 +33,22 @@ func startProxy(t testing.TB, cfg Config, ucfg redis.Config) *testProxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(cfg, up)
+	t.Cleanup(func() { up.Close() })
+	return startProxyWith(t, cfg, up)
+}
+
+// startProxyWith starts a proxy with the given upstream (nil: cfg.Store).
+func startProxyWith(t testing.TB, cfg Config, up *redis.Client) *testProxy {
+	t.Helper()
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	var u Upstream
+	if up != nil {
+		u = up
+	}
+	srv, err := New(cfg, u)
 	if err != nil {
-		up.Close()
 		t.Fatal(err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -51,7 +64,6 @@ func startProxy(t testing.TB, cfg Config, ucfg redis.Config) *testProxy {
 		if err := <-done; !errors.Is(err, ErrServerClosed) {
 			t.Errorf("Serve returned %v", err)
 		}
-		up.Close()
 	})
 	return &testProxy{Addr: ln.Addr().String(), srv: srv, up: up}
 }

@@ -72,6 +72,9 @@ type Config struct {
 	Cache CacheConfig
 	// Telemetry receives per-command metrics, spans and slow-log entries.
 	Telemetry Telemetry
+	// Store, when set, is the backend instead of an upstream Redis (New's
+	// up is then nil): the embedded disk store.
+	Store Store
 }
 
 func (c *Config) ensureDefaults() {
@@ -135,12 +138,13 @@ var ErrServerClosed = errors.New("proxy: server closed")
 
 // Server is the RESP front end.
 type Server struct {
-	cfg  Config
-	up   Upstream
-	log  *slog.Logger
-	deny map[string]bool
-	cs   *cacheState // nil: no local cache
-	ins  *instruments
+	cfg   Config
+	up    Upstream
+	log   *slog.Logger
+	deny  map[string]bool
+	cs    *cacheState // nil: no local cache
+	store Store       // nil: an upstream Redis
+	ins   *instruments
 	// maxItem is the largest key+value the cache keeps.
 	maxItem int
 	started time.Time
@@ -160,12 +164,19 @@ func New(cfg Config, up Upstream) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if up == nil {
+		if cfg.Store == nil {
+			return nil, errors.New("proxy: neither an upstream nor a store")
+		}
+		up = storeUpstream{cfg.Store}
+	}
 	cfg.ensureDefaults()
 	s := &Server{cfg: cfg, up: up, log: cfg.Logger, sessions: map[*session]struct{}{}, deny: map[string]bool{}}
 	for _, d := range cfg.DenyCommands {
 		s.deny[strings.ToLower(d)] = true
 	}
 	s.started = time.Now()
+	s.store = cfg.Store
 	s.ins = newInstruments(cfg.Telemetry)
 	s.maxItem = cfg.Cache.MaxItemSize
 	if cc := cfg.Cache; cc.Cache != nil {
@@ -173,6 +184,9 @@ func New(cfg Config, up Upstream) (*Server, error) {
 		cs.lag.seed = maphash.MakeSeed()
 		cs.negTTL.Store(int64(cc.NegativeTTL))
 		s.cs = cs
+		if cfg.Store != nil {
+			cs.tracking = false // every write passes through respcache
+		}
 		if cs.tracking {
 			cs.tracker = up.Track(redis.TrackingConfig{
 				Prefixes:   cc.TrackingPrefixes,

@@ -114,6 +114,9 @@ type session struct {
 	fillStart  time.Time // when the batch's first fill was queued
 	writeStart time.Time // when the batch's first updatable write was queued
 	multiDrops []multiDrop
+	// dconn is the client's state in an in-process store (store.go).
+	dconn    StoreConn
+	fillArgs [][]byte
 	// Scratch buffers.
 	val, val2, enc, out2, scratch []byte
 	elems, fv                     [][]byte
@@ -139,6 +142,10 @@ func newSession(srv *Server, conn net.Conn) *session {
 		laneDB:  -1,
 	}
 	s.rd.MaxBulkLen = srv.cfg.ProtoMaxBulkLen
+	if srv.store != nil {
+		s.dconn = srv.store.NewConn()
+		s.dconn.SetDB(s.db)
+	}
 	s.fd = connFD(conn)
 	s.lastCmd = s.created
 	s.lastName = "NULL"
@@ -217,6 +224,9 @@ func (s *session) serve() {
 
 func (s *session) cleanup() {
 	s.cancel()
+	if s.dconn != nil {
+		s.dconn.Close()
+	}
 	if s.pin != nil {
 		s.pin.Release(false)
 		s.pin = nil

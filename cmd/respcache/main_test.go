@@ -59,9 +59,15 @@ func TestFlags(t *testing.T) {
 			t.Errorf("--check-config output lacks %q:\n%s", want, errb.String())
 		}
 	}
+	// The default backend is the disk store: a data dir that cannot be
+	// created is a clear startup error.
 	errb.Reset()
-	if code := run(nil, &out, &errb); code != 1 || !strings.Contains(errb.String(), "--upstream") {
-		t.Fatalf("no backend: exit %d, %q", code, errb.String())
+	blocker := filepath.Join(dir, "file")
+	os.WriteFile(blocker, nil, 0o600)
+	badDisk := filepath.Join(dir, "disk.yaml")
+	os.WriteFile(badDisk, []byte("listen: 127.0.0.1:0\nadmin_listen: \"\"\nbackend:\n  disk:\n    dir: "+filepath.Join(blocker, "data")+"\n"), 0o600)
+	if code := run([]string{"--config", badDisk}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "backend.disk") {
+		t.Fatalf("unusable data dir: exit %d, %q", code, errb.String())
 	}
 	if code := run([]string{"extra"}, &out, &errb); code != 2 {
 		t.Fatalf("stray argument: exit %d", code)
@@ -122,5 +128,60 @@ func TestSIGTERMDrains(t *testing.T) {
 	t.Logf("drained and exited %v after SIGTERM", time.Since(start))
 	if !strings.Contains(logs.String(), "draining") || !strings.Contains(logs.String(), "stopped") {
 		t.Errorf("logs lack the drain:\n%s", logs.String())
+	}
+}
+
+// TestDefaultDiskBackend starts the binary with no flags and no config (the
+// README's quick start) in an empty directory: the embedded disk store
+// serves, data survives a restart.
+func TestDefaultDiskBackend(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	start := func() *exec.Cmd {
+		cmd := exec.Command(bin)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "RESPCACHE_LISTEN="+addr, "RESPCACHE_ADMIN_LISTEN=127.0.0.1:0")
+		var logs bytes.Buffer
+		cmd.Stderr = &logs
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		redistest.Eventually(t, 10*time.Second, func() bool {
+			c, err := redistest.DialRaw(addr, time.Second)
+			if err == nil {
+				c.Close()
+			}
+			return err == nil
+		}, "respcache on its default backend")
+		return cmd
+	}
+	cmd := start()
+	c := redistest.Dial(t, addr)
+	if got := c.DoString("SET", "k", "persisted"); got != "+OK\r\n" {
+		t.Fatalf("SET: %q", got)
+	}
+	c.Do("HSET", "h", "f", "v")
+	if got := c.DoString("GET", "k"); got != "$9\r\npersisted\r\n" {
+		t.Fatalf("GET: %q", got)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "data")); err != nil {
+		t.Fatalf("no ./data directory: %v", err)
+	}
+	start()
+	c2 := redistest.Dial(t, addr)
+	if got := c2.DoString("GET", "k"); got != "$9\r\npersisted\r\n" {
+		t.Errorf("after restart GET: %q", got)
+	}
+	if got := c2.DoString("HGET", "h", "f"); got != "$1\r\nv\r\n" {
+		t.Errorf("after restart HGET: %q", got)
+	}
+	if got := c2.DoString("INFO", "respcache"); !strings.Contains(got, "tracking_status:off") {
+		t.Errorf("INFO respcache with the disk store: %q", got)
 	}
 }

@@ -21,7 +21,6 @@ import (
 	"github.com/respcache/respcache/cache"
 	"github.com/respcache/respcache/config"
 	"github.com/respcache/respcache/proxy"
-	"github.com/respcache/respcache/store/redis"
 	"github.com/respcache/respcache/telemetry"
 )
 
@@ -134,15 +133,15 @@ func snapshot(cc *cache.Cache, srv *proxy.Server, s *telemetry.CacheSnapshot) {
 }
 
 // startAdmin serves admin_listen (unless it is "").
-func (o *ops) startAdmin(ctx context.Context, cfg *config.Config, up *redis.Client, cc *cache.Cache, srv *proxy.Server,
-	draining func() bool) error {
+func (o *ops) startAdmin(ctx context.Context, cfg *config.Config, b *built, draining func() bool) error {
+	cc, srv := b.cache, b.srv
 	if o.metrics != nil {
 		o.metrics.SetSnapshotFunc(func(s *telemetry.CacheSnapshot) { snapshot(cc, srv, s) })
 	}
 	if cfg.AdminListen == "" {
 		return nil
 	}
-	backend := fmt.Sprintf("redis %s (%s)", strings.Join(cfg.Backend.Redis.Addrs, ","), cfg.Backend.Redis.Topology)
+	backend := b.desc
 	admin, err := telemetry.StartAdmin(ctx, telemetry.AdminConfig{
 		Addr:    cfg.AdminListen,
 		Pprof:   cfg.AdminPprof,
@@ -155,7 +154,7 @@ func (o *ops) startAdmin(ctx context.Context, cfg *config.Config, up *redis.Clie
 			if srv.TrackingStatus() == "down" && !cfg.Cache.ServeStaleOnError {
 				return errors.New("invalidation link down: reads bypass the cache until it is back")
 			}
-			if err := up.Ping(ctx); err != nil && !cfg.Cache.ServeStaleOnError {
+			if err := b.ping(ctx); err != nil && !cfg.Cache.ServeStaleOnError {
 				return fmt.Errorf("backend unreachable: %w", err)
 			}
 			return nil
@@ -166,7 +165,7 @@ func (o *ops) startAdmin(ctx context.Context, cfg *config.Config, up *redis.Clie
 		Status: func() telemetry.StatusInfo {
 			info := telemetry.StatusInfo{Version: version, Started: o.started, Backend: backend, BackendState: "up"}
 			snapshot(cc, srv, &info.Cache)
-			if err := up.Ping(context.Background()); err != nil {
+			if err := b.ping(context.Background()); err != nil {
 				info.BackendState = "down: " + err.Error()
 			}
 			return info

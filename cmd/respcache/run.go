@@ -19,6 +19,7 @@ import (
 	"github.com/respcache/respcache/cache"
 	"github.com/respcache/respcache/config"
 	"github.com/respcache/respcache/proxy"
+	"github.com/respcache/respcache/store/disk"
 	"github.com/respcache/respcache/store/redis"
 )
 
@@ -36,36 +37,30 @@ func serve(cfg *config.Config, opts config.LoadOptions, stderr io.Writer) int {
 	}
 	log := o.log
 	setMemoryLimit(log)
-	if cfg.Backend.Type != "redis" {
-		fmt.Fprintln(stderr, "respcache: the embedded disk store (backend.type disk, the default) is not built yet; "+
-			"run in front of a Redis instead: respcache --upstream 127.0.0.1:6379")
-		return 1
-	}
-	up, cc, srv, err := build(cfg, log, o.proxyTelemetry())
+	b, err := build(cfg, log, o.proxyTelemetry())
 	if err != nil {
 		fmt.Fprintf(stderr, "respcache: %v\n", err)
 		return 1
 	}
-	defer up.Close()
-	defer cc.Close()
+	defer b.close()
+	srv := b.srv
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		fmt.Fprintf(stderr, "respcache: %v\n", err)
 		return 1
 	}
-	log.Info("respcache listening", "addr", ln.Addr().String(), "upstream", strings.Join(cfg.Backend.Redis.Addrs, ","),
-		"topology", cfg.Backend.Redis.Topology, "version", version)
+	log.Info("respcache listening", "addr", ln.Addr().String(), "backend", b.desc, "version", version)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	var draining atomic.Bool
 	// The RESP listener is bound before the admin server starts, so a
 	// passing /healthz means the application can connect.
-	if err := o.startAdmin(ctx, cfg, up, cc, srv, draining.Load); err != nil {
+	if err := o.startAdmin(ctx, cfg, b, draining.Load); err != nil {
 		fmt.Fprintf(stderr, "respcache: %v\n", err)
 		srv.Close()
 		return 1
 	}
-	go o.watchReload(ctx, opts, cc, srv)
+	go o.watchReload(ctx, opts, b.cache, srv)
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(sig)
@@ -88,41 +83,104 @@ func serve(cfg *config.Config, opts config.LoadOptions, stderr io.Writer) int {
 	return code
 }
 
-// build maps the configuration onto the packages' own Config structs.
-func build(cfg *config.Config, log *slog.Logger, tel proxy.Telemetry) (*redis.Client, *cache.Cache, *proxy.Server, error) {
-	rc := cfg.Backend.Redis
-	upTLS, err := upstreamTLS(rc.TLS)
-	if err != nil {
-		return nil, nil, nil, err
+// built is a running respcache's parts.
+type built struct {
+	up    *redis.Client // nil with the disk backend
+	disk  *disk.Store   // nil with a redis backend
+	cache *cache.Cache
+	srv   *proxy.Server
+	desc  string // the backend, for logs and the status page
+}
+
+// close releases the cache and the backend (after the server stopped).
+func (b *built) close() {
+	b.cache.Close()
+	if b.up != nil {
+		b.up.Close()
 	}
-	up, err := redis.New(redis.Config{
-		Addrs:        rc.Addrs,
-		Topology:     rc.Topology,
-		MasterName:   rc.MasterName,
-		Username:     rc.Username,
-		Password:     rc.Password,
-		TLS:          upTLS,
-		Lanes:        rc.PoolSize,
-		MaxPinned:    rc.MaxPinned,
-		DialTimeout:  time.Duration(rc.DialTimeout),
-		ReadTimeout:  time.Duration(rc.ReadTimeout),
-		WriteTimeout: time.Duration(rc.WriteTimeout),
-		Logger:       log,
-	})
-	if err != nil {
-		return nil, nil, nil, err
+	if b.disk != nil {
+		if err := b.disk.Close(); err != nil {
+			slog.Error("closing the disk store", "err", err)
+		}
+	}
+}
+
+// ping checks the backend (readiness).
+func (b *built) ping(ctx context.Context) error {
+	if b.up != nil {
+		return b.up.Ping(ctx)
+	}
+	return nil // in-process: up while the process is
+}
+
+// diskStore adapts *disk.Store to proxy.Store.
+type diskStore struct{ *disk.Store }
+
+func (d diskStore) NewConn() proxy.StoreConn { return d.Store.NewConn() }
+
+// build maps the configuration onto the packages' own Config structs.
+func build(cfg *config.Config, log *slog.Logger, tel proxy.Telemetry) (*built, error) {
+	b := &built{}
+	fail := func(err error) (*built, error) {
+		if b.cache != nil {
+			b.close()
+		} else {
+			if b.up != nil {
+				b.up.Close()
+			}
+			if b.disk != nil {
+				b.disk.Close()
+			}
+		}
+		return nil, err
+	}
+	rc := cfg.Backend.Redis
+	var up proxy.Upstream
+	var store proxy.Store
+	if cfg.Backend.Type == "redis" {
+		upTLS, err := upstreamTLS(rc.TLS)
+		if err != nil {
+			return nil, err
+		}
+		b.up, err = redis.New(redis.Config{
+			Addrs:        rc.Addrs,
+			Topology:     rc.Topology,
+			MasterName:   rc.MasterName,
+			Username:     rc.Username,
+			Password:     rc.Password,
+			TLS:          upTLS,
+			Lanes:        rc.PoolSize,
+			MaxPinned:    rc.MaxPinned,
+			DialTimeout:  time.Duration(rc.DialTimeout),
+			ReadTimeout:  time.Duration(rc.ReadTimeout),
+			WriteTimeout: time.Duration(rc.WriteTimeout),
+			Logger:       log,
+		})
+		if err != nil {
+			return nil, err
+		}
+		up = b.up
+		b.desc = fmt.Sprintf("redis %s (%s)", strings.Join(rc.Addrs, ","), rc.Topology)
+	} else {
+		dc := cfg.Backend.Disk
+		st, err := disk.Open(disk.Options{
+			Dir: dc.Dir, Fsync: dc.Fsync, BlockCache: int64(dc.BlockCache), Memtable: int64(dc.Memtable), Logger: log,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("backend.disk: %w", err)
+		}
+		b.disk = st
+		store = diskStore{st}
+		b.desc = "disk " + dc.Dir
 	}
 	lnTLS, err := listenerTLS(cfg.TLS)
 	if err != nil {
-		up.Close()
-		return nil, nil, nil, err
+		return fail(err)
 	}
-	cc, err := buildCache(cfg.Cache)
-	if err != nil {
-		up.Close()
-		return nil, nil, nil, err
+	if b.cache, err = buildCache(cfg.Cache); err != nil {
+		return fail(err)
 	}
-	srv, err := proxy.New(proxy.Config{
+	b.srv, err = proxy.New(proxy.Config{
 		Password:            cfg.Auth.ResolvedPassword,
 		TLS:                 lnTLS,
 		MaxClients:          cfg.Limits.MaxClients,
@@ -134,8 +192,9 @@ func build(cfg *config.Config, log *slog.Logger, tel proxy.Telemetry) (*redis.Cl
 		DefaultDB:           rc.DB,
 		Logger:              log,
 		Telemetry:           tel,
+		Store:               store,
 		Cache: proxy.CacheConfig{
-			Cache:        cc,
+			Cache:        b.cache,
 			NegativeTTL:  time.Duration(cfg.Cache.NegativeTTL),
 			ServeStale:   cfg.Cache.ServeStaleOnError,
 			Invalidation: cfg.Cache.Invalidation,
@@ -143,11 +202,9 @@ func build(cfg *config.Config, log *slog.Logger, tel proxy.Telemetry) (*redis.Cl
 		},
 	}, up)
 	if err != nil {
-		up.Close()
-		cc.Close()
-		return nil, nil, nil, err
+		return fail(err)
 	}
-	return up, cc, srv, nil
+	return b, nil
 }
 
 // buildCache makes the local cache from the cache section.
