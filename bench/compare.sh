@@ -300,8 +300,11 @@ start_respcache() {
     STARTED_PORT=$(free_port)
     # cwd is the scenario dir so that relative default paths (data/, journal/)
     # never land in the repository.
-    (cd "$dir" && pinned "$CPUS_RESPCACHE" "$RESPCACHE_BIN" --upstream "127.0.0.1:$REDIS_PORT" \
-        --listen "127.0.0.1:$STARTED_PORT") >"$dir/respcache.log" 2>&1 &
+    # Passthrough: redis-benchmark's keys ("key:...") are in a bypass
+    # namespace, so no read is answered from the cache; no admin server.
+    printf 'admin_listen: ""\ncache:\n  namespaces:\n    - prefix: "key:"\n      mode: bypass\n' >"$dir/respcache.yaml"
+    (cd "$dir" && pinned "$CPUS_RESPCACHE" "$RESPCACHE_BIN" --config "$dir/respcache.yaml" \
+        --upstream "127.0.0.1:$REDIS_PORT" --listen "127.0.0.1:$STARTED_PORT") >"$dir/respcache.log" 2>&1 &
     STARTED_PID=$!
     PIDS+=("$STARTED_PID")
     wait_pong "$STARTED_PORT" "$STARTED_PID" respcache "$dir/respcache.log"
@@ -559,7 +562,7 @@ END {
     print "| redis-server | " redis " (`--save \"\" --appendonly no`) |"
     print "| redis-benchmark | " rbench " |"
     print "| twemproxy | " twem ", one pool, `server_connections: " twconns "`, `preconnect: true` |"
-    print "| respcache | " rcver ", git " rcrev "; `--upstream` passthrough, default config |"
+    print "| respcache | " rcver ", git " rcrev "; `--upstream` passthrough: the benchmark keys in a `bypass` namespace, so nothing is answered from the cache |"
     print "| go | " gov " |"
     print "| CPU pinning | " pin " |"
     print "| method | `redis-benchmark -t set,get -c " clients "`, `-n " nun "` unpipelined and `-n " npip "` with `-P " pipeline "`; " rounds " round(s); each round starts a fresh redis-server, nutcracker and respcache per workload and runs direct, twemproxy, respcache in turn against the same redis-server; wall time " wall " s" (reruns ? "; " reruns " scenario(s) rerun from scratch because a process died during them" : "") "; raw per-run numbers in `" rawname "` (not committed) |"
