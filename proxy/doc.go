@@ -44,9 +44,34 @@
 //   - in a Cluster, keyspace-wide commands fan out to every master and
 //     their replies are merged (fanout.go), and multi-key commands whose
 //     keys span slots get CROSSSLOT;
+//   - cacheable reads are answered from the local cache, or filled
+//     (cached.go, below);
 //   - everything else, including commands respcache does not know, goes to
 //     the shared lane of the node serving its keys, and the upstream's
-//     reply is the reply.
+//     reply is the reply; writes update or drop the local copies when their
+//     reply arrives.
+//
+// With the embedded disk store as the backend (store.go) there are no lanes
+// or pinned connections: each client has its own store connection, and
+// every command that is not a connection command runs on it in the
+// session's goroutine; the store's reply bytes are the reply.
+//
+// # The read cache
+//
+// cached.go has the mechanism and its races; in short: a hit is rendered
+// from the cached value in the session goroutine (strings and whole hashes,
+// in Redis's reply shapes for RESP2 and RESP3). A miss sends MULTI, GET or
+// HGETALL, PTTL (and OBJECT ENCODING for hashes) and EXEC on the client's
+// own lane, so it keeps its place in the pipeline, and value and TTL are one
+// snapshot; concurrent misses of a key share one fill (cache.StartFill).
+// Once a command that may change data is queued in a batch, later reads of
+// the batch go upstream instead of overtaking it. A write takes the key's
+// version before it is sent and stores its result only if no invalidation
+// or other write came meanwhile (cache.SetIfUnchanged); the client's reply
+// is written after that, so a client always reads its own writes. The
+// invalidation link (store/redis Track: CLIENT TRACKING BCAST per master)
+// drops keys other writers change; while it is down reads bypass the cache
+// unless serve-stale is on. INFO respcache (info.go) reports the counters.
 //
 // The command table (commands_gen.go) is generated from redis-server
 // 7.0.15's COMMAND output by internal/gencommands: flags, arity and key
