@@ -151,16 +151,7 @@ func (c *Cache) finishCall(cl *call, store bool) {
 // cache (see GetOrLoad).
 func (c *Cache) markFills(db int, key []byte) {
 	c.bumpGuard(c.hash(db, key))
-	if c.nflights.Load() == 0 {
-		// A load registered after this point starts after the caller's
-		// backend change, so it cannot return the old value.
-		return
-	}
-	c.flightMu.Lock()
-	if cl := c.flights[string(c.flightKeyLocked(db, key))]; cl != nil {
-		cl.invalidated = true
-	}
-	c.flightMu.Unlock()
+	c.markFillsOnly(db, key)
 }
 
 // Invalidate drops the clean copy of (db, key) and any fill of it in

@@ -90,6 +90,8 @@ func (c *Cache) deleteLocked(db int, key []byte, h uint64) {
 // moves the version itself, after checking it).
 func (c *Cache) markFillsOnly(db int, key []byte) {
 	if c.nflights.Load() == 0 {
+		// A load registered after this point starts after the caller's
+		// backend change, so it cannot return the old value.
 		return
 	}
 	c.flightMu.Lock()
