@@ -4,6 +4,7 @@
 //	respcache --check-config [--config FILE]
 //	respcache --version
 //	respcache sim [flags]       replay a trace through the cache, print hit ratios
+//	respcache bench [flags]     drive a RESP server with load, print throughput and latency
 //	respcache drain [--config FILE]  ask a running respcache to flush write-back state (preStop)
 package main
 
@@ -31,6 +32,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if len(args) > 0 && args[0] == "drain" {
 		return runDrain(args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "bench" {
+		return runBench(args[1:], stdout, stderr)
 	}
 	fs := flag.NewFlagSet("respcache", flag.ContinueOnError)
 	fs.SetOutput(stderr)
