@@ -21,7 +21,7 @@ const (
 const metaVersion = 1
 
 // metaHeaderLen is the fixed part of a meta record:
-// version(1) type(1) expire(8) gen(8) count(8).
+// version(1) type(1) expire(8) gen(8) count(8), followed by the payload.
 const metaHeaderLen = 26
 
 // keyType is the Redis type of a key as stored in its meta record.
@@ -78,9 +78,12 @@ type meta struct {
 	expire int64  // unix milliseconds; 0 = no expiry
 	gen    uint64 // element namespace; unique for the store's lifetime, 0 for strings
 	count  int64  // number of elements (hash fields, list items, members); 0 for strings
-	// payload is the type-specific tail: the value of a string; for lists
-	// the head/tail indexes (see doc.go); empty for hash/set/zset. It
-	// aliases the buffer it was decoded from unless the accessor copied it.
+	// payload is the type-specific tail (layout in doc.go): a string's
+	// value; a hash's next insertion number (8 bytes, or empty for 0); a
+	// list's head and tail indexes (16 bytes, appendListPayload); nothing
+	// for a set; a zset's lo and hi score watermarks (16 bytes, zmarks).
+	// It aliases the buffer it was decoded from unless the accessor copied
+	// it.
 	payload []byte
 }
 
@@ -109,6 +112,18 @@ func decodeMeta(b []byte) (meta, error) {
 		return meta{}, errCorrupt
 	}
 	return m, nil
+}
+
+// deadMeta is the value of a meta record whose key was deleted: a dead
+// marker, version byte plus type 0 (typeNone, which no live record has).
+// Deletes write it instead of a pebble tombstone so that looking the key up
+// again stays one seek (see tx.killMeta); the collector replaces it with a
+// real delete later. Every reader of meta records treats it as absent.
+var deadMeta = []byte{metaVersion, byte(typeNone)}
+
+// isDeadMeta reports whether the meta record value v is a dead marker.
+func isDeadMeta(v []byte) bool {
+	return len(v) == 2 && v[0] == metaVersion && v[1] == byte(typeNone)
 }
 
 // keyHash is the 64-bit FNV-1a hash of a user key. It orders the meta key

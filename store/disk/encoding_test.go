@@ -105,8 +105,8 @@ func TestParseNumbers(t *testing.T) {
 	floats := map[string]bool{"1.5": true, "-inf": true, "+inf": true, "Infinity": true, "1e308": true, "0x10p0": true,
 		"nan": false, "": false, " 1": false, "1 ": false, "1e400": false, "1_0": false, "abc": false}
 	for s, want := range floats {
-		if _, ok := parseFloat([]byte(s)); ok != want {
-			t.Errorf("parseFloat(%q) ok=%v, want %v", s, ok, want)
+		if _, ok := parseScore([]byte(s)); ok != want {
+			t.Errorf("parseScore(%q) ok=%v, want %v", s, ok, want)
 		}
 	}
 	cases := []struct{ a, b, want string }{

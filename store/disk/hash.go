@@ -558,38 +558,52 @@ func pickRandom(all []elem, count int64, unique bool) []elem {
 // elem is a member and its value, copied into the tx arena.
 type elem struct{ member, value []byte }
 
+// hscanCmd is HSCAN key cursor [MATCH pattern] [COUNT count]. A hash of up
+// to scanAllMax fields is answered in one reply with cursor 0 in insertion
+// order, as Redis does for a listpack hash; a bigger one in pages (scan.go).
+// As in Redis, the options are not looked at when the key does not exist.
 func hscanCmd(t *tx, w *writer, args [][]byte) error {
-	if _, ok := parseCursor(args[2]); !ok {
+	cursor, ok := parseCursor(args[2])
+	if !ok {
 		return errInvalidCursor
-	}
-	opts, err := parseScanOpts(args[3:], false)
-	if err != nil {
-		return err
 	}
 	m, ok, err := t.lookupType(args[1], typeHash)
 	if err != nil {
 		return err
 	}
-	var fields []elem
-	if ok {
-		if fields, err = t.hashAll(&m); err != nil {
+	if !ok {
+		writeScanPage(w, 0, nil)
+		return nil
+	}
+	opts, err := parseScanOpts(args[3:], false)
+	if err != nil {
+		return err
+	}
+	var items [][]byte
+	if scanPaged(&m) {
+		next, err := t.scanElems(&m, cursor, opts, func(field, v []byte) error {
+			if len(v) < hashSeqLen {
+				return fmt.Errorf("%w: hash field %q", ErrCorrupt, field)
+			}
+			items = append(items, field, v[hashSeqLen:])
+			return nil
+		})
+		if err != nil {
 			return err
 		}
+		writeScanPage(w, next, items)
+		return nil
 	}
-	n := 0
+	fields, err := t.hashAll(&m)
+	if err != nil {
+		return err
+	}
 	for _, f := range fields {
 		if opts.match == nil || globMatch(opts.match, f.member, false) {
-			fields[n] = f
-			n++
+			items = append(items, f.member, f.value)
 		}
 	}
-	w.array(2)
-	w.bulkString("0")
-	w.array(2 * n)
-	for _, f := range fields[:n] {
-		w.bulk(f.member)
-		w.bulk(f.value)
-	}
+	writeScanPage(w, 0, items)
 	return nil
 }
 

@@ -430,8 +430,8 @@ func scanCmd(t *tx, w *writer, args [][]byte) error {
 	var lastHash uint64
 	for valid := it.SeekGE(start); valid; valid = it.Next() {
 		_, h, key, ok := decodeMetaKey(it.Key())
-		if !ok {
-			continue
+		if !ok || isDeadMeta(it.Value()) {
+			continue // dead markers are not keys and do not count
 		}
 		if seen >= opts.count && h != lastHash {
 			next = h
@@ -480,6 +480,7 @@ func keysCmd(t *tx, w *writer, args [][]byte) error {
 		if !all && !globMatch(pattern, key, false) {
 			continue
 		}
+		// A dead marker does not decode: skipped like an expired key.
 		m, err := decodeMeta(it.Value())
 		if err != nil || t.expired(&m) {
 			continue

@@ -1,9 +1,9 @@
 package disk
 
 import (
+	"bytes"
 	"math"
 	"math/big"
-	"strconv"
 )
 
 // parseInt parses p as Redis's string2ll does: optional '-', no '+', no
@@ -59,30 +59,6 @@ func argInt(p []byte) (int64, error) {
 	return v, nil
 }
 
-// parseFloat parses p as Redis's string2d (strtod) does for arguments such
-// as scores: no leading space, no trailing bytes, no NaN, no overflow;
-// "inf", "+inf", "-inf", "infinity" are accepted (any case).
-func parseFloat(p []byte) (float64, bool) {
-	if len(p) == 0 || isSpace(p[0]) {
-		return 0, false
-	}
-	for _, c := range p {
-		if c == '_' { // Go accepts digit separators, strtod does not
-			return 0, false
-		}
-	}
-	f, err := strconv.ParseFloat(string(p), 64)
-	if err != nil {
-		// strtod reports ERANGE for overflow (refused by Redis) and for
-		// underflow to zero (refused too); both are errors here.
-		return 0, false
-	}
-	if math.IsNaN(f) {
-		return 0, false
-	}
-	return f, true
-}
-
 func isSpace(c byte) bool {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'
 }
@@ -92,37 +68,35 @@ func isSpace(c byte) bool {
 // exponent range of ±16384.
 const longDoublePrec = 64
 
-// parseLongDouble parses p as Redis's string2ld (strtold). inf reports an
+// parseLongDouble parses p as Redis's string2ld: strtold must consume the
+// whole argument (a NUL byte is not an end); no leading space, no NaN, no overflow, no underflow to zero, at
+// most 5 KiB. strtold accepts exactly strtod's syntax (cStrtod: decimal,
+// hexadecimal "0x1.8p3", "inf"/"infinity"), so that is what decides what
+// is a number; math/big computes the 64-bit-mantissa value. inf reports an
 // infinite value (valid input, but any arithmetic on it is refused by the
 // callers, as Redis refuses a NaN or infinite result).
 func parseLongDouble(p []byte) (v *big.Float, inf bool, ok bool) {
 	if len(p) == 0 || len(p) >= 5*1024 || isSpace(p[0]) {
 		return nil, false, false
 	}
-	s := string(p)
-	body := s
-	if body[0] == '+' || body[0] == '-' {
-		body = body[1:]
-	}
-	switch lowerString(body) {
-	case "inf", "infinity":
-		return nil, true, true
-	case "nan":
+	f, n, erange := cStrtod(p)
+	if n == 0 || n != len(p) || math.IsNaN(f) {
 		return nil, false, false
 	}
-	for i := 0; i < len(body); i++ {
-		if body[i] == '_' {
-			return nil, false, false
-		}
+	switch {
+	case math.IsInf(f, 0) && !erange:
+		return nil, true, true // "inf" or "infinity"
+	case f == 0 && !erange:
+		// An all-zero mantissa is zero whatever its exponent ("0e99999").
+		return newLongDouble(), false, true
 	}
-	f, _, err := big.ParseFloat(s, 0, longDoublePrec, big.ToNearestEven)
-	if err != nil || f.IsInf() {
+	// The text is well formed; it may overflow a double but not a long
+	// double ("1e400"), which is why the value is recomputed at 64 bits.
+	r, _, err := big.ParseFloat(string(p[:n]), 0, longDoublePrec, big.ToNearestEven)
+	if err != nil || r.IsInf() || !inLongDoubleRange(r) {
 		return nil, false, false
 	}
-	if !inLongDoubleRange(f) {
-		return nil, false, false
-	}
-	return f, false, true
+	return r, false, true
 }
 
 // inLongDoubleRange reports whether f neither overflows nor underflows to
@@ -170,15 +144,6 @@ func addLongDouble(cur, incr *big.Float) (string, bool) {
 	return formatLongDouble(r), true
 }
 
-func lowerString(s string) string {
-	for i := 0; i < len(s); i++ {
-		if 'A' <= s[i] && s[i] <= 'Z' {
-			return string(lower([]byte(s)))
-		}
-	}
-	return s
-}
-
 const (
 	maxInt64 = math.MaxInt64
 	minInt64 = math.MinInt64
@@ -189,8 +154,44 @@ func newLongDouble() *big.Float {
 	return new(big.Float).SetPrec(longDoublePrec).SetMode(big.ToNearestEven)
 }
 
-// parseCursor parses a SCAN cursor (an unsigned 64-bit integer in Redis).
+// parseCursor parses the cursor of SCAN, HSCAN, SSCAN and ZSCAN as Redis's
+// parseScanCursorOrReply does with strtoul: the argument is a C string (it
+// ends at a NUL byte), no leading space, an optional sign ("-1" wraps to
+// the largest cursor, "+1" is 1), decimal digits, nothing after them, no
+// overflow of 64 bits; "" is cursor 0.
 func parseCursor(p []byte) (uint64, bool) {
-	v, err := strconv.ParseUint(string(p), 10, 64)
-	return v, err == nil
+	if i := bytes.IndexByte(p, 0); i >= 0 {
+		p = p[:i]
+	}
+	if len(p) == 0 {
+		return 0, true
+	}
+	if isSpace(p[0]) {
+		return 0, false
+	}
+	neg := false
+	i := 0
+	if p[0] == '+' || p[0] == '-' {
+		neg = p[0] == '-'
+		i++
+	}
+	if i == len(p) {
+		return 0, false
+	}
+	var v uint64
+	for ; i < len(p); i++ {
+		c := p[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		d := uint64(c - '0')
+		if v > (^uint64(0)-d)/10 {
+			return 0, false // ERANGE
+		}
+		v = v*10 + d
+	}
+	if neg {
+		v = -v
+	}
+	return v, true
 }

@@ -26,9 +26,9 @@ import (
 // the last member, which costs a seek instead of reading the set but is
 // only as uniform as the members are spread over that span.
 //
-// SSCAN returns every matching member in one reply with cursor 0, as Redis
-// does for a set in intset encoding; on a very large set that reply is as
-// big as SMEMBERS's.
+// SSCAN returns every matching member of a set of up to 512 members in one
+// reply with cursor 0, as Redis does for a set in intset encoding; a bigger
+// set is scanned COUNT members at a time with a real cursor (scan.go).
 
 func init() {
 	register(
@@ -817,52 +817,13 @@ func smoveCmd(t *tx, w *writer, args [][]byte) error {
 	return nil
 }
 
-// parseScanCursorC parses a SCAN cursor as Redis's parseScanCursorOrReply
-// does with strtoul: no leading space, optional sign ("-1" wraps to the
-// largest cursor), decimal digits, nothing after them up to a NUL byte, and
-// "" is cursor 0.
-func parseScanCursorC(p []byte) (uint64, bool) {
-	if i := bytes.IndexByte(p, 0); i >= 0 {
-		p = p[:i]
-	}
-	if len(p) == 0 {
-		return 0, true
-	}
-	if isSpace(p[0]) {
-		return 0, false
-	}
-	neg := false
-	i := 0
-	if p[0] == '+' || p[0] == '-' {
-		neg = p[0] == '-'
-		i++
-	}
-	if i == len(p) {
-		return 0, false
-	}
-	var v uint64
-	for ; i < len(p); i++ {
-		c := p[i]
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		d := uint64(c - '0')
-		if v > (^uint64(0)-d)/10 {
-			return 0, false // ERANGE
-		}
-		v = v*10 + d
-	}
-	if neg {
-		v = -v
-	}
-	return v, true
-}
-
-// sscanCmd is SSCAN key cursor [MATCH pattern] [COUNT count]. Like Redis for
-// a set in a compact encoding, it returns every matching member in one
-// reply with cursor 0, whatever the cursor.
+// sscanCmd is SSCAN key cursor [MATCH pattern] [COUNT count]. A set of up
+// to scanAllMax members is answered in one reply with cursor 0 (integers
+// in intset order), as Redis does for an intset; a bigger one in pages
+// (scan.go).
 func sscanCmd(t *tx, w *writer, args [][]byte) error {
-	if _, ok := parseScanCursorC(args[2]); !ok {
+	cursor, ok := parseCursor(args[2])
+	if !ok {
 		return errInvalidCursor
 	}
 	m, ok, err := t.lookupType(args[1], typeSet)
@@ -870,14 +831,24 @@ func sscanCmd(t *tx, w *writer, args [][]byte) error {
 		return err
 	}
 	if !ok {
-		w.array(2)
-		w.bulkString("0")
-		w.array(0)
+		writeScanPage(w, 0, nil)
 		return nil
 	}
 	opts, err := parseScanOpts(args[3:], false)
 	if err != nil {
 		return err
+	}
+	if scanPaged(&m) {
+		var items [][]byte
+		next, err := t.scanElems(&m, cursor, opts, func(member, _ []byte) error {
+			items = append(items, member)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		writeScanPage(w, next, items)
+		return nil
 	}
 	members, err := t.setMembers(&m)
 	if err != nil {
@@ -887,11 +858,6 @@ func sscanCmd(t *tx, w *writer, args [][]byte) error {
 	if opts.match != nil {
 		members = slices.DeleteFunc(members, func(mem []byte) bool { return !globMatch(opts.match, mem, false) })
 	}
-	w.array(2)
-	w.bulkString("0")
-	w.array(len(members))
-	for _, mem := range members {
-		w.bulk(mem)
-	}
+	writeScanPage(w, 0, members)
 	return nil
 }

@@ -22,6 +22,22 @@ const lockStripes = 1024
 // default hz 10 runs its active expire cycle at the same rate.
 const activeExpiryInterval = 100 * time.Millisecond
 
+// Dead-marker collection (see tx.killMeta). A marker becomes a real delete
+// once deadFlushLag memtables have been flushed since it was last written
+// (so the key's history it shadows is no longer in a memtable, where a
+// tombstone would make lookups step over it), or when it has not been
+// rewritten for deadMaxAge (a quiet store that never flushes). A key deleted
+// in a loop keeps rewriting its marker and stays a marker while hot.
+const (
+	deadFlushLag = 3 // the mutable memtable plus up to two queued immutable ones
+	deadMaxAge   = 30 * time.Second
+	deadBatch    = 1024 // markers per collector step (one batch, one lock round)
+	// deadQueueMax bounds the queue's memory (about 100 bytes a key): past
+	// it every queued marker is due, hot or not.
+	deadQueueMax  = 1 << 18
+	deadCollectEv = time.Second
+)
+
 // expiryBatch bounds the keys one active-expiry step deletes under its locks,
 // so that a mass expiry does not hold a stripe for long.
 const expiryBatch = 128
@@ -49,6 +65,16 @@ type Store struct {
 	countMu sync.RWMutex
 	gen     atomic.Uint64 // last generation handed out
 
+	// deadMu guards dead: the dead markers not yet collected, physical
+	// db+key -> when the marker was last written. A leaf lock, taken by
+	// commit under the command's stripes. Its size is bounded by the
+	// distinct keys deleted during about deadFlushLag memtables of writes,
+	// and by deadQueueMax.
+	deadMu  sync.Mutex
+	dead    map[string]deadMark
+	flushed atomic.Uint64 // memtables flushed since Open (pebble FlushEnd)
+	flushCh chan struct{} // pinged on each flush to run the collector early
+
 	watchMu  sync.Mutex                // guards watchers
 	watchers map[string]map[*Conn]bool // physical db+key -> Conns watching it -> expired when watched
 	nwatch   atomic.Int64              // number of (conn, key) watches; 0 skips watchMu on writes
@@ -68,6 +94,13 @@ type Store struct {
 	wg     sync.WaitGroup // background goroutines
 }
 
+// deadMark records when a dead marker was last written: the flush count
+// then and the time (unix ms).
+type deadMark struct {
+	flushed uint64
+	at      int64
+}
+
 // dbStats counts the meta records of one physical db. They are updated
 // after each commit from the deltas the command's tx collected, so they
 // count keys that are physically present, expired or not; DBSIZE subtracts
@@ -79,8 +112,10 @@ type dbStats struct {
 
 // Open opens (creating if needed) the store in opts.Dir, recovers the WAL
 // after a crash, rebuilds the per-db key counters with one pass over the
-// meta records (elements are not read), and starts the active-expiry and,
-// with FsyncEverysec, the sync goroutine. Close stops them.
+// meta records (elements are not read; dead markers found there are queued
+// for collection), and starts the active-expiry goroutine, the dead-marker
+// collector and the sync goroutine (which syncs only while the policy is
+// FsyncEverysec). Close stops them.
 func Open(opts Options) (*Store, error) {
 	opts.EnsureDefaults()
 	if err := opts.Validate(); err != nil {
@@ -89,6 +124,16 @@ func Open(opts Options) (*Store, error) {
 	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("disk: open: %w", err)
 	}
+	s := &Store{
+		opts:     opts,
+		log:      opts.Logger,
+		stats:    make([]dbStats, 256),
+		dead:     map[string]deadMark{},
+		flushCh:  make(chan struct{}, 1),
+		watchers: map[string]map[*Conn]bool{},
+		started:  time.Now(),
+		runID:    randomHex(40),
+	}
 	cache := pebble.NewCache(opts.BlockCache)
 	defer cache.Unref()
 	popts := &pebble.Options{
@@ -96,20 +141,24 @@ func Open(opts Options) (*Store, error) {
 		MemTableSize:       uint64(opts.Memtable),
 		FormatMajorVersion: pebble.FormatNewest,
 		Logger:             pebbleLogger{opts.Logger},
+		EventListener: &pebble.EventListener{
+			FlushEnd: func(info pebble.FlushInfo) {
+				if info.Err != nil {
+					return
+				}
+				s.flushed.Add(uint64(info.Input))
+				select {
+				case s.flushCh <- struct{}{}:
+				default:
+				}
+			},
+		},
 	}
 	db, err := pebble.Open(opts.Dir, popts)
 	if err != nil {
 		return nil, fmt.Errorf("disk: open %s: %w", opts.Dir, err)
 	}
-	s := &Store{
-		opts:     opts,
-		db:       db,
-		log:      opts.Logger,
-		stats:    make([]dbStats, 256),
-		watchers: map[string]map[*Conn]bool{},
-		started:  time.Now(),
-		runID:    randomHex(40),
-	}
+	s.db = db
 	s.setFsyncPolicy(opts.Fsync)
 	if err := s.load(); err != nil {
 		_ = db.Close()
@@ -121,6 +170,8 @@ func Open(opts Options) (*Store, error) {
 	go s.expireLoop(ctx)
 	s.wg.Add(1)
 	go s.syncLoop(ctx)
+	s.wg.Add(1)
+	go s.deadLoop(ctx)
 	return s, nil
 }
 
@@ -151,11 +202,17 @@ func (s *Store) load() error {
 		return fmt.Errorf("disk: open: %w", err)
 	}
 	var maxGen uint64
+	now := time.Now().UnixMilli()
 	for ok := it.First(); ok; ok = it.Next() {
-		db, _, _, ok := decodeMetaKey(it.Key())
+		db, _, key, ok := decodeMetaKey(it.Key())
 		if !ok {
 			_ = it.Close()
 			return fmt.Errorf("disk: open: %w: meta key %q", ErrCorrupt, it.Key())
+		}
+		if isDeadMeta(it.Value()) {
+			// Left by a previous run; the collector deletes it.
+			s.dead[string(append([]byte{db}, key...))] = deadMark{flushed: s.flushed.Load(), at: now}
+			continue
 		}
 		m, err := decodeMeta(it.Value())
 		if err != nil {
@@ -378,6 +435,135 @@ func (s *Store) expireStep(now int64) (int, error) {
 	}
 	s.expiredKeys.Add(expired)
 	return len(list), nil
+}
+
+// markDead queues the dead markers just committed (physical db+key) for
+// the collector, or refreshes their mark if already queued. The caller
+// holds the keys' stripes.
+func (s *Store) markDead(keys []string) {
+	m := deadMark{flushed: s.flushed.Load(), at: time.Now().UnixMilli()}
+	s.deadMu.Lock()
+	for _, k := range keys {
+		s.dead[k] = m
+	}
+	s.deadMu.Unlock()
+}
+
+// deadDue reports whether the marker with mark m may become a real delete.
+func (s *Store) deadDue(m deadMark, flushed uint64, now int64) bool {
+	return flushed >= m.flushed+deadFlushLag || now-m.at >= deadMaxAge.Milliseconds()
+}
+
+// deadLoop runs the dead-marker collector each deadCollectEv and after each
+// flush, until ctx is done.
+func (s *Store) deadLoop(ctx context.Context) {
+	defer s.wg.Done()
+	t := time.NewTicker(deadCollectEv)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-s.flushCh:
+		}
+		for {
+			n, err := s.collectDead(time.Now().UnixMilli())
+			if err != nil {
+				s.log.Error("disk: dead marker collection failed", "err", err)
+			}
+			if n < deadBatch || err != nil || ctx.Err() != nil {
+				break
+			}
+		}
+	}
+}
+
+// collectDead turns up to deadBatch due dead markers into pebble deletes, in
+// one batch under the keys' stripes (so no command is between reading and
+// writing one of them), and returns how many due markers it picked.
+func (s *Store) collectDead(now int64) (int, error) {
+	s.global.RLock()
+	defer s.global.RUnlock()
+	if s.closed.Load() {
+		return 0, nil
+	}
+	flushed := s.flushed.Load()
+	var keys []string
+	s.deadMu.Lock()
+	force := len(s.dead) > deadQueueMax
+	for k, m := range s.dead {
+		if force || s.deadDue(m, flushed, now) {
+			keys = append(keys, k)
+			if len(keys) == deadBatch {
+				break
+			}
+		}
+	}
+	s.deadMu.Unlock()
+	if len(keys) == 0 {
+		return 0, nil
+	}
+	picked := len(keys)
+	var stripes []uint16
+	for _, k := range keys {
+		stripes = insertStripe(stripes, stripeOf(k[0], []byte(k[1:])))
+	}
+	s.lockStripes(stripes, true)
+	defer s.unlockStripes(stripes, true)
+	// A command may have deleted a key again between the pick and the
+	// locks: keep only the markers still due, and unqueue them (no command
+	// can requeue them while we hold their stripes).
+	s.deadMu.Lock()
+	due := keys[:0]
+	for _, k := range keys {
+		if m, ok := s.dead[k]; ok && (force || s.deadDue(m, flushed, now)) {
+			due = append(due, k)
+			delete(s.dead, k)
+		}
+	}
+	s.deadMu.Unlock()
+	requeue := func() {
+		s.deadMu.Lock()
+		for _, k := range due {
+			if _, ok := s.dead[k]; !ok {
+				s.dead[k] = deadMark{} // due at the next pass
+			}
+		}
+		s.deadMu.Unlock()
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	var kb []byte
+	for _, k := range due {
+		kb = appendMetaKey(kb[:0], k[0], []byte(k[1:]))
+		v, closer, err := s.db.Get(kb)
+		if errors.Is(err, pebble.ErrNotFound) {
+			continue // FLUSHDB removed it
+		}
+		if err != nil {
+			requeue()
+			return picked, err
+		}
+		dead := isDeadMeta(v)
+		_ = closer.Close()
+		if !dead {
+			continue // the key was created again
+		}
+		if err := b.Delete(kb, nil); err != nil {
+			requeue()
+			return picked, err
+		}
+	}
+	if b.Empty() {
+		return picked, nil
+	}
+	// No sync: a marker that survives a crash is found again by load.
+	if err := b.Commit(pebble.NoSync); err != nil {
+		requeue()
+		return picked, err
+	}
+	return picked, nil
 }
 
 // stripeOf picks the lock stripe of (physical db, key).

@@ -38,6 +38,7 @@ type tx struct {
 
 	deltas  [][3]int64 // {physical db, keys delta, expires delta}
 	touched []touch    // keys to signal to WATCHers after commit
+	dead    []string   // physical db+key of meta records replaced by a dead marker
 	inExec  bool
 	noSync  bool     // commit without WAL sync whatever the policy (active expiry)
 	undo    []func() // run if the batch fails to commit (SWAPDB restores the db map)
@@ -83,6 +84,7 @@ func (s *Store) releaseTx(t *tx) {
 		arena:   keepSmall(t.arena, maxKeep),
 		deltas:  t.deltas[:0],
 		touched: t.touched[:0],
+		dead:    t.dead[:0],
 		undo:    t.undo[:0],
 	}
 	txPool.Put(t)
@@ -122,6 +124,11 @@ func (s *Store) commit(t *tx) error {
 	for _, tc := range t.touched {
 		s.signal(tc.key, tc.byExpiry)
 	}
+	if len(t.dead) > 0 {
+		// Still under the command's stripes: the dead-marker collector
+		// cannot be looking at these keys right now.
+		s.markDead(t.dead)
+	}
 	return nil
 }
 
@@ -145,11 +152,12 @@ func (t *tx) get(k []byte) ([]byte, bool, error) {
 	return v, true, closer.Close()
 }
 
-// physical returns the meta record of key as stored, expired or not.
+// physical returns the meta record of key as stored, expired or not. A
+// dead marker (a deleted key, see killMeta) reads as absent.
 func (t *tx) physical(key []byte) (meta, bool, error) {
 	t.kbuf = appendMetaKey(t.kbuf[:0], t.db, key)
 	v, ok, err := t.get(t.kbuf)
-	if !ok || err != nil {
+	if !ok || err != nil || isDeadMeta(v) {
 		return meta{}, false, err
 	}
 	m, err := decodeMeta(v)
@@ -265,8 +273,7 @@ func (t *tx) removeExpired(key []byte, m *meta) error {
 }
 
 func (t *tx) remove(key []byte, m *meta, byExpiry bool) error {
-	t.kbuf = appendMetaKey(t.kbuf[:0], t.db, key)
-	if err := t.b.Delete(t.kbuf, nil); err != nil {
+	if err := t.killMeta(key); err != nil {
 		return err
 	}
 	var de int64
@@ -283,6 +290,29 @@ func (t *tx) remove(key []byte, m *meta, byExpiry bool) error {
 	}
 	t.delta(t.db, -1, de)
 	t.touch(key, byExpiry)
+	return nil
+}
+
+// killMeta deletes the meta record of key by overwriting it with a dead
+// marker instead of a pebble tombstone, and queues the marker for the
+// collector (Store.collectDead), which turns it into a real delete once
+// the memtable holding the key's history has been flushed.
+//
+// Why: pebble's Get (and any iterator) stops at the newest version of a key
+// only if it is a value; when it is a tombstone, it steps over every older
+// version still in the memtable before answering "not found". A key that is
+// deleted and re-created in a loop (a queue that empties, SET NX / DEL
+// locks) leaves two versions per cycle, so with tombstones every lookup of
+// the absent key cost O(cycles since the last flush): 2.3k ops/s after 10k
+// cycles with a 4 MiB memtable. A marker is a value, so the lookup is one
+// skiplist seek whatever the history.
+func (t *tx) killMeta(key []byte) error {
+	t.kbuf = appendMetaKey(t.kbuf[:0], t.db, key)
+	if err := t.b.Set(t.kbuf, deadMeta, nil); err != nil {
+		return err
+	}
+	k := make([]byte, 0, len(key)+1)
+	t.dead = append(t.dead, string(append(append(k, t.db), key...)))
 	return nil
 }
 
@@ -413,8 +443,7 @@ func (t *tx) withDB(db uint8, fn func() error) error {
 // entry but keeps its elements: RENAME and MOVE re-attach the generation
 // to another name.
 func (t *tx) unlinkMeta(key []byte, m *meta) error {
-	t.kbuf = appendMetaKey(t.kbuf[:0], t.db, key)
-	if err := t.b.Delete(t.kbuf, nil); err != nil {
+	if err := t.killMeta(key); err != nil {
 		return err
 	}
 	var de int64

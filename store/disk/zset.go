@@ -3,6 +3,7 @@ package disk
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"math"
 	"slices"
 	"strconv"
@@ -41,8 +42,9 @@ import (
 //
 // ZUNION, ZINTER, ZDIFF (and their STORE variants, ZINTERCARD) read their
 // inputs into memory, as Redis does; sets count as zsets of score 1.
-// ZSCAN returns the whole zset in score order with cursor 0, as Redis does
-// for a listpack zset.
+// ZSCAN returns a zset of up to 128 members whole, in score order, with
+// cursor 0, as Redis does for a listpack zset; a bigger one is scanned COUNT
+// members at a time, in member order, with a real cursor (scan.go).
 
 func init() {
 	register(
@@ -1424,12 +1426,13 @@ func zremrangeCmd(t *tx, w *writer, args [][]byte) error {
 	return nil
 }
 
-// zscanCmd is ZSCAN key cursor [MATCH pattern] [COUNT count]. Like Redis
-// for a zset in listpack encoding, it returns every matching member in
-// score order with its score (as a string, in RESP3 too) in one reply with
-// cursor 0, whatever the cursor.
+// zscanCmd is ZSCAN key cursor [MATCH pattern] [COUNT count]. A zset of up
+// to scanAllMax members is answered in one reply with cursor 0, in score
+// order, as Redis does for a listpack zset; a bigger one in pages in member
+// order (scan.go). Scores are strings, in RESP3 too.
 func zscanCmd(t *tx, w *writer, args [][]byte) error {
-	if _, ok := parseScanCursorC(args[2]); !ok {
+	cursor, ok := parseCursor(args[2])
+	if !ok {
 		return errInvalidCursor
 	}
 	m, ok, err := t.lookupType(args[1], typeZSet)
@@ -1437,41 +1440,43 @@ func zscanCmd(t *tx, w *writer, args [][]byte) error {
 		return err
 	}
 	if !ok {
-		w.array(2)
-		w.bulkString("0")
-		w.array(0)
+		writeScanPage(w, 0, nil)
 		return nil
 	}
 	opts, err := parseScanOpts(args[3:], false)
 	if err != nil {
 		return err
 	}
+	var items [][]byte
+	if scanPaged(&m) {
+		next, err := t.scanElems(&m, cursor, opts, func(member, v []byte) error {
+			score, ok := decodeScore(v)
+			if !ok {
+				return fmt.Errorf("%w: zset member %q", ErrCorrupt, member)
+			}
+			items = append(items, member, t.copyOut(appendScore(nil, score)))
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		writeScanPage(w, next, items)
+		return nil
+	}
 	it, err := t.zindexIter(&m, nil, nil)
 	if err != nil {
 		return err
-	}
-	var match func(zmember) bool
-	if opts.match != nil {
-		match = func(z zmember) bool { return globMatch(opts.match, z.member, false) }
 	}
 	all, err := t.zwalk(it, false, 0, -1, nil)
 	if err != nil {
 		return err
 	}
-	out := all[:0]
 	for _, z := range all {
-		if match == nil || match(z) {
-			out = append(out, z)
+		if opts.match == nil || globMatch(opts.match, z.member, false) {
+			items = append(items, z.member, appendScore(nil, z.score))
 		}
 	}
-	w.array(2)
-	w.bulkString("0")
-	w.array(2 * len(out))
-	var buf [32]byte
-	for _, z := range out {
-		w.bulk(z.member)
-		w.bulk(appendScore(buf[:0], z.score))
-	}
+	writeScanPage(w, 0, items)
 	return nil
 }
 

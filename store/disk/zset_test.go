@@ -155,9 +155,9 @@ func TestCollParseScanCursor(t *testing.T) {
 		{"abc", 0, false},
 		{"5\x00x", 5, true},
 	} {
-		got, ok := parseScanCursorC([]byte(tc.in))
+		got, ok := parseCursor([]byte(tc.in))
 		if ok != tc.ok || (ok && got != tc.want) {
-			t.Errorf("parseScanCursorC(%q) = %v, %v; want %v, %v", tc.in, got, ok, tc.want, tc.ok)
+			t.Errorf("parseCursor(%q) = %v, %v; want %v, %v", tc.in, got, ok, tc.want, tc.ok)
 		}
 	}
 }
@@ -190,7 +190,7 @@ func FuzzZSetStrtod(f *testing.F) {
 		}
 		_, _, _ = parseScoreBound(b)
 		_, _ = parseLexBound(b)
-		_, _ = parseScanCursorC(b)
+		_, _ = parseCursor(b)
 	})
 }
 
