@@ -62,9 +62,10 @@ type Cache struct {
 	flightKey []byte
 	nflights  atomic.Int32
 
-	// guards are change counters by key hash for guarded updates; see
-	// update.go.
-	guards []atomic.Uint64
+	// guards are change counters and inflight the writes in flight, by key
+	// hash, for guarded writes; see update.go.
+	guards   []atomic.Uint64
+	inflight []atomic.Int32
 
 	st counters
 
@@ -99,6 +100,7 @@ func New(cfg Config) (*Cache, error) {
 		evictNS:   -1,
 		flights:   map[string]*call{},
 		guards:    make([]atomic.Uint64, numGuards),
+		inflight:  make([]atomic.Int32, numGuards),
 		stop:      make(chan struct{}),
 	}
 	c.shardBits = uint(bitsLen(cfg.Shards - 1))
@@ -271,7 +273,24 @@ func (c *Cache) Get(db int, key []byte) (value []byte, typ byte, ttl time.Durati
 // The hit path takes only the key's shard read lock: the access is recorded
 // in a lossy striped buffer and applied to the eviction policy in batches.
 func (c *Cache) GetInto(dst []byte, db int, key []byte) (value []byte, typ byte, ttl time.Duration, ok bool) {
+	return c.getInto(dst, db, key, false)
+}
+
+// GetIntoQuiet is GetInto that misses while a write of the key is in
+// flight (between BeginWrite and CommitWrite): the backend may already
+// hold that write, and a reader that went to the backend may already have
+// seen it, so the older local copy must not be served then (see
+// update.go, race 3).
+func (c *Cache) GetIntoQuiet(dst []byte, db int, key []byte) (value []byte, typ byte, ttl time.Duration, ok bool) {
+	return c.getInto(dst, db, key, true)
+}
+
+func (c *Cache) getInto(dst []byte, db int, key []byte, quiet bool) (value []byte, typ byte, ttl time.Duration, ok bool) {
 	h := c.hash(db, key)
+	if quiet && c.inflight[h&(numGuards-1)].Load() != 0 {
+		c.record(noID, h)
+		return dst[:0], 0, 0, false
+	}
 	s := c.shardOf(h)
 	var v pool.View
 	s.mu.RLock()

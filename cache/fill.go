@@ -131,17 +131,23 @@ func (c *Cache) GetOrLoad(ctx context.Context, dst []byte, db int, key []byte, l
 func (c *Cache) finishCall(cl *call, store bool) {
 	c.flightMu.Lock()
 	delete(c.flights, string(c.flightKeyLocked(cl.db, cl.key)))
-	c.nflights.Add(-1)
 	if store && cl.invalidated {
 		c.st.fillsDropped.Add(1)
 	} else if store {
 		c.mu.Lock()
-		if !c.closed {
+		if c.writesInFlightLocked(cl.db, cl.key) {
+			c.st.fillsDropped.Add(1) // see update.go, race 3
+		} else if !c.closed {
 			// Errors (too large, no space) only mean it is not cached.
 			_, _ = c.setLocked(cl.db, cl.key, cl.value, cl.typ, cl.ttl, false)
 		}
 		c.mu.Unlock()
 	}
+	// Only now, after the store: markFills skips flightMu when it reads
+	// nflights == 0, and a write that did so must find the store done, or
+	// its own store could land before this older value (race found by the
+	// linearizability check under load).
+	c.nflights.Add(-1)
 	c.flightMu.Unlock()
 	close(cl.done)
 }

@@ -6,7 +6,6 @@ import (
 	"hash/maphash"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -303,7 +302,7 @@ func (s *session) cachedRead(cmd *resp.Command, c *Command, sl *slot) bool {
 	}
 	var tag byte
 	var ok bool
-	s.val, tag, _, ok = cs.c.GetInto(s.val, s.db, args[1])
+	s.val, tag, _, ok = cs.c.GetIntoQuiet(s.val, s.db, args[1])
 	if ok {
 		if v, good := decodeCval(tag, s.val); good {
 			if out, done := s.renderRead(sl.req.Reply[:0], c, args, v); done {
@@ -325,6 +324,9 @@ func (s *session) cachedRead(cmd *resp.Command, c *Command, sl *slot) bool {
 	if s.dconn != nil {
 		// In-process store: load at once, in this goroutine.
 		f := cs.c.StartFill(s.db, args[1])
+		if f.Skip() {
+			return false // a write of the key is in flight: read the store
+		}
 		cs.markDB(s.db)
 		if f.Leader() {
 			sl.setOutcome(telemetry.OutcomeMiss)
@@ -341,6 +343,9 @@ func (s *session) cachedRead(cmd *resp.Command, c *Command, sl *slot) bool {
 		return false
 	}
 	f := cs.c.StartFill(s.db, args[1])
+	if f.Skip() {
+		return false // a write of the key is in flight: read upstream, unshared
+	}
 	if !f.Leader() {
 		if !ro {
 			return false
@@ -380,15 +385,38 @@ func (s *session) cachedRead(cmd *resp.Command, c *Command, sl *slot) bool {
 	}
 	sl.setOutcome(telemetry.OutcomeMiss)
 	if sl.span.Recording() {
-		s.startUpstreamSpan(sl, "MULTI")
+		s.startUpstreamSpan(sl, string(fill))
 	}
-	s.submitReq(lane, rawMulti, &sl.pre[0])
-	s.submitReq(lane, sl.fillRaw[:split], &sl.pre[1])
-	s.submitReq(lane, sl.fillRaw[split:split2], &sl.pre[2])
-	if hash {
-		s.submitReq(lane, sl.fillRaw[split2:], &sl.pre[3])
+	// With the invalidation link up, the read and PTTL are sent back to
+	// back without MULTI: any change of the key between them (a new value,
+	// an EXPIRE) is reported by the link and drops what this fill stores,
+	// and a key that expired between them (PTTL -2) is not stored, so the
+	// copy still never outlives the upstream key. It saves the upstream two
+	// commands per miss. Without the link, MULTI/EXEC makes them one
+	// snapshot.
+	sl.fillMulti = !cs.tracking || !cs.linkUp.Load()
+	if sl.fillMulti {
+		// One group: another client's command queued between MULTI and
+		// EXEC on the shared connection would run inside this transaction
+		// (and answer +QUEUED: found by the linearizability check).
+		group := s.fillGroup[:0]
+		sl.pre[0].Raw, sl.pre[1].Raw, sl.pre[2].Raw = rawMulti, sl.fillRaw[:split], sl.fillRaw[split:split2]
+		group = append(group, &sl.pre[0], &sl.pre[1], &sl.pre[2])
+		if hash {
+			sl.pre[3].Raw = sl.fillRaw[split2:]
+			group = append(group, &sl.pre[3])
+		}
+		sl.req.Raw = rawExec
+		group = append(group, &sl.req)
+		s.submitGroup(lane, group)
+		s.fillGroup = group[:0]
+	} else {
+		s.submitReq(lane, sl.fillRaw[:split], &sl.pre[1])
+		if hash {
+			s.submitReq(lane, sl.fillRaw[split2:], &sl.pre[3])
+		}
+		s.submitReq(lane, sl.fillRaw[split:split2], &sl.req)
 	}
-	s.submitReq(lane, rawExec, &sl.req)
 	sl.post, sl.fill, sl.args, sl.c, sl.db = postFillLead, f, args, c, s.db
 	s.posts++
 	return true
@@ -405,7 +433,7 @@ func (s *session) multiKeyRead(args [][]byte, c *Command, sl *slot) bool {
 	for _, k := range args[1:] {
 		var tag byte
 		var ok bool
-		s.val, tag, _, ok = cs.c.GetInto(s.val, s.db, k)
+		s.val, tag, _, ok = cs.c.GetIntoQuiet(s.val, s.db, k)
 		if !ok {
 			return false
 		}
@@ -591,11 +619,21 @@ func (s *session) finishFill(sl *slot) {
 		return
 	}
 	var ok bool
-	s.elems, _, ok = resp.Elements(sl.req.Reply, s.elems)
 	hash := sl.c.read.fill()[0] == 'H'
 	want := 2
 	if hash && s.dconn == nil {
 		want = 3 // OBJECT ENCODING
+	}
+	if sl.fillMulti || s.dconn != nil {
+		s.elems, _, ok = resp.Elements(sl.req.Reply, s.elems)
+	} else {
+		// Without MULTI: the read, PTTL (the slot's own request) and the
+		// encoding came as separate replies.
+		ok = sl.pre[1].Err == nil && (!hash || sl.pre[3].Err == nil)
+		s.elems = append(s.elems[:0], sl.pre[1].Reply, sl.req.Reply)
+		if hash {
+			s.elems = append(s.elems, sl.pre[3].Reply)
+		}
 	}
 	if !ok || len(s.elems) != want {
 		f.Finish(nil, 0, 0, false, false, errNotCacheable)
@@ -619,6 +657,10 @@ func (s *session) finishFill(sl *slot) {
 	if pttl >= 0 { // 0: expires within this millisecond
 		expireAt = s.fillStart.UnixMilli() + pttl
 	}
+	// Read without MULTI, the key expired between the read and PTTL: what
+	// was read answers this client, nothing is stored.
+	empty := resp.IsNull(read) || string(read) == "*0\r\n" || string(read) == "%0\r\n"
+	expiredBetween := pttl == -2 && !empty
 	tag := tagString
 	s.enc = appendCvalHeader(s.enc[:0], expireAt)
 	if listpack {
@@ -684,7 +726,7 @@ func (s *session) finishFill(sl *slot) {
 		tag = tagTooBig
 		s.enc = appendCvalHeader(s.enc[:0], expireAt)
 	}
-	f.Finish(s.enc, tag, ttl, true, store && ttl >= 0, nil)
+	f.Finish(s.enc, tag, ttl, true, store && ttl >= 0 && !expiredBetween, nil)
 	sl.req.Reply = append(sl.req.Reply[:0], out...)
 }
 
@@ -757,27 +799,57 @@ func (s *session) postBatch(n int) {
 	s.posts = 0
 }
 
-// beforeWrite remembers what a write needs for its cache update and marks
-// the batch as no longer answerable from the cache.
+// beforeWrite registers a write's keys with the cache before it is sent
+// (cache.BeginWrite) and marks the batch as no longer answerable from the
+// cache.
 func (s *session) beforeWrite(cmd *resp.Command, c *Command, sl *slot) {
 	cs := s.srv.cs
 	sl.post, sl.args, sl.c, sl.db = postWrite, cmd.Args, c, s.db
 	s.posts++
-	sl.verOff = len(s.vers)
-	if cs.tracker != nil {
-		if s.keyPos = c.appendKeyPositions(s.keyPos[:0], cmd.Args); len(s.keyPos) > 0 {
-			cs.lag.sent(cmd.Args[s.keyPos[0]])
-		}
+	sl.verOff, sl.verN = s.beginWrite(c, cmd.Args, s.db)
+	if cs.tracker != nil && sl.verN > 0 {
+		cs.lag.sent(cmd.Args[s.wpos[sl.verOff]])
 	}
-	if updatable(c.Name) {
-		s.keyPos = c.appendKeyPositions(s.keyPos[:0], cmd.Args)
-		for _, p := range s.keyPos {
-			s.vers = append(s.vers, cs.c.Version(s.db, cmd.Args[p]))
-		}
-		if s.writeStart.IsZero() {
-			s.writeStart = time.Now()
-		}
+	if s.writeStart.IsZero() && updatable(c.Name) {
+		s.writeStart = time.Now()
 	}
+}
+
+// beginWrite calls cache.BeginWrite for each key of a write; the keys'
+// positions and versions are s.wpos and s.vers[off:off+n].
+func (s *session) beginWrite(c *Command, args [][]byte, db int) (off, n int) {
+	cs := s.srv.cs
+	off = len(s.vers)
+	s.keyPos = c.appendKeyPositions(s.keyPos[:0], args)
+	for _, p := range s.keyPos {
+		s.vers = append(s.vers, cs.c.BeginWrite(db, args[p]))
+		s.wpos = append(s.wpos, p)
+		s.wdone = append(s.wdone, false)
+	}
+	return off, len(s.keyPos)
+}
+
+// commitKey ends the write of key i of a write's range: store (the
+// encoded value in s.enc, with tag and ttl) or drop.
+func (s *session) commitKey(off, i int, db int, args [][]byte, tag byte, ttl time.Duration, store bool) {
+	j := off + i
+	if s.wdone[j] {
+		return
+	}
+	s.wdone[j] = true
+	if store {
+		s.srv.cs.markDB(db)
+	}
+	s.srv.cs.c.CommitWrite(db, args[s.wpos[j]], s.vers[j], s.enc, tag, ttl, store && ttl >= 0)
+}
+
+// endWrite drops every key of a write's range not committed yet, then
+// what the command changed beyond its keys.
+func (s *session) endWrite(c *Command, args [][]byte, db, off, n int) {
+	for i := 0; i < n; i++ {
+		s.commitKey(off, i, db, args, 0, 0, false)
+	}
+	s.dropBeyondKeys(c, args, db, n)
 }
 
 func updatable(name string) bool {
@@ -792,62 +864,56 @@ func updatable(name string) bool {
 
 // afterWrite updates or drops the local copies a write touched.
 func (s *session) afterWrite(sl *slot) {
-	c, args, db := sl.c, sl.args, sl.db
+	c, args, db, off := sl.c, sl.args, sl.db, sl.verOff
+	defer s.endWrite(c, args, db, off, sl.verN)
 	reply := sl.req.Reply
-	if sl.req.Err != nil || len(reply) == 0 || reply[0] == '-' || !updatable(c.Name) {
-		s.dropWriteKeys(c, args, db)
+	if sl.req.Err != nil || len(reply) == 0 || reply[0] == '-' || !updatable(c.Name) || sl.verN == 0 {
 		return
 	}
-	cs := s.srv.cs
-	vers := s.vers[sl.verOff:]
 	now := s.writeStart
-	set := func(i int, key, value []byte, expireAt int64) {
-		s.enc = appendCvalHeader(s.enc[:0], expireAt)
-		s.enc = append(s.enc, value...)
-		ttl := localTTL(expireAt, time.Now())
-		if ttl < 0 || len(vers) <= i {
-			cs.c.Delete(db, key)
+	set := func(i int, value []byte, expireAt int64) {
+		if i >= sl.verN {
 			return
 		}
-		cs.markDB(db)
-		cs.c.SetIfUnchanged(db, key, vers[i], s.enc, tagString, ttl)
+		s.enc = appendCvalHeader(s.enc[:0], expireAt)
+		s.enc = append(s.enc, value...)
+		s.commitKey(off, i, db, args, tagString, localTTL(expireAt, time.Now()), true)
 	}
 	switch c.Name {
 	case "set":
 		expireAt, keep, ok := setExpiry(args[3:], now)
-		if !ok || reply[0] != '+' { // SET ... GET replies the old value; NX/XX may not set
-			if !ok || !resp.IsNull(reply) {
-				cs.c.Delete(db, args[1])
-			}
+		if !ok || reply[0] != '+' {
+			// SET ... GET replies the old value, so whether it set is
+			// unknown: dropped. NX/XX not met (nil): nothing changed, but
+			// dropping is as right and simpler.
 			return
 		}
 		if keep {
 			old, found := s.cachedString(db, args[1])
 			if !found {
-				cs.c.Delete(db, args[1])
 				return
 			}
 			expireAt = old.expireAt
 		}
-		set(0, args[1], args[2], expireAt)
+		set(0, args[2], expireAt)
 	case "setex", "psetex":
 		d, _ := resp.ParseInt(args[2])
 		if c.Name == "setex" {
 			d *= 1000
 		}
-		set(0, args[1], args[3], now.UnixMilli()+d)
+		set(0, args[3], now.UnixMilli()+d)
 	case "setnx", "msetnx":
 		if v, _ := resp.IntValue(reply); v != 1 {
 			return // nothing was set
 		}
 		for i := 1; i+1 < len(args); i += 2 {
-			set(i/2, args[i], args[i+1], 0)
+			set(i/2, args[i+1], 0)
 		}
 	case "getset":
-		set(0, args[1], args[2], 0)
+		set(0, args[2], 0)
 	case "mset":
 		for i := 1; i+1 < len(args); i += 2 {
-			set(i/2, args[i], args[i+1], 0)
+			set(i/2, args[i+1], 0)
 		}
 	case "incr", "decr", "incrby", "decrby", "incrbyfloat":
 		var digits []byte
@@ -859,21 +925,19 @@ func (s *session) afterWrite(sl *slot) {
 		s.scratch = digits
 		old, found := s.cachedString(db, args[1])
 		if digits == nil || !found {
-			cs.c.Delete(db, args[1])
 			return
 		}
-		set(0, args[1], digits, old.expireAt)
+		set(0, digits, old.expireAt)
 	case "hset", "hmset", "hsetnx", "hdel", "hincrby", "hincrbyfloat":
-		s.afterHashWrite(c.Name, args, reply, db, vers)
+		s.afterHashWrite(c.Name, args, reply, db, off)
 	case "append":
 		n, _ := resp.IntValue(reply)
 		old, found := s.cachedString(db, args[1])
 		if !found || int64(len(old.payload)+len(args[2])) != n {
-			cs.c.Delete(db, args[1])
 			return
 		}
 		s.scratch = append(append(s.scratch[:0], old.payload...), args[2]...)
-		set(0, args[1], s.scratch, old.expireAt)
+		set(0, s.scratch, old.expireAt)
 	}
 }
 
@@ -938,16 +1002,15 @@ func setExpiry(opts [][]byte, now time.Time) (expireAt int64, keep, ok bool) {
 	return expireAt, keep, true
 }
 
-// dropWriteKeys drops what a write may have changed.
-func (s *session) dropWriteKeys(c *Command, args [][]byte, db int) {
+// dropBeyondKeys drops what a write changed beyond the keys it named
+// (which endWrite has dropped): other databases, whole databases.
+func (s *session) dropBeyondKeys(c *Command, args [][]byte, db, nkeys int) {
 	cs := s.srv.cs
 	switch c.Name {
 	case "flushall":
 		cs.c.InvalidateAll()
-		return
 	case "flushdb":
 		cs.c.InvalidateDB(db)
-		return
 	case "swapdb":
 		if len(args) == 3 {
 			if a, ok := atoiDB(args[1]); ok {
@@ -957,49 +1020,33 @@ func (s *session) dropWriteKeys(c *Command, args [][]byte, db int) {
 				cs.c.InvalidateDB(b)
 			}
 		}
-		return
 	case "move":
 		if len(args) == 3 {
-			cs.c.Delete(db, args[1])
 			if d, ok := atoiDB(args[2]); ok {
 				cs.c.Delete(d, args[1])
 			}
 		}
-		return
 	case "copy":
-		dest := db
 		for i := 3; i+1 < len(args); i++ {
 			if isName(args[i], "db") {
 				if d, ok := atoiDB(args[i+1]); ok {
-					dest = d
+					cs.c.Delete(d, args[2])
 				}
 			}
 		}
-		if len(args) >= 3 {
-			cs.c.Delete(dest, args[2])
+	default:
+		if nkeys == 0 && c.Has(FlagWrite) {
+			// A write whose keys are not in its arguments: drop the database.
+			cs.c.InvalidateDB(db)
 		}
-		return
-	}
-	s.keyPos = c.appendKeyPositions(s.keyPos[:0], args)
-	if len(s.keyPos) == 0 {
-		// A write whose keys are not in its arguments: drop the database.
-		cs.c.InvalidateDB(db)
-		return
-	}
-	for _, p := range s.keyPos {
-		cs.c.Delete(db, args[p])
 	}
 }
 
-// afterScript drops what a script or function may have written: its
-// declared keys, and the whole database when no invalidation link would
-// report undeclared ones.
-func (s *session) afterScript(c *Command, args [][]byte, db int) {
+// afterScript drops what a script or function may have written beyond
+// its declared keys (endWrite drops those): the whole database when no
+// invalidation link would report undeclared ones.
+func (s *session) afterScript(db int) {
 	cs := s.srv.cs
-	s.keyPos = c.appendKeyPositions(s.keyPos[:0], args)
-	for _, p := range s.keyPos {
-		cs.c.Delete(db, args[p])
-	}
 	if !cs.tracking || !cs.linkUp.Load() {
 		cs.c.InvalidateDB(db)
 	}
@@ -1014,60 +1061,85 @@ func mayWrite(c *Command) bool {
 	return c.Has(FlagWrite)
 }
 
-// multiDrop is a write queued in a transaction, dropped from the cache at
-// EXEC.
+// multiDrop is a write queued in a transaction: its keys were registered
+// with cache.BeginWrite at queue time and are committed (dropped) at EXEC
+// or DISCARD.
 type multiDrop struct {
 	db   int
 	args [][]byte // copies
 	c    *Command
+	vers []uint64
+	pos  []int
 }
 
-// queueMultiDrop remembers a write queued in MULTI.
-func (s *session) queueMultiDrop(c *Command, args [][]byte) {
+// beforePinned registers the keys of a write about to run on the client's
+// pinned connection (or to be queued in its transaction).
+func (s *session) beforePinned(c *Command, args [][]byte) (off, n int) {
+	if s.srv.cs == nil || c == nil || !mayWrite(c) || c.Name == "exec" {
+		return len(s.vers), 0
+	}
 	db := s.db
-	if s.multiDB >= 0 {
+	if s.inMulti && s.multiDB >= 0 {
 		db = s.multiDB
 	}
-	cp := make([][]byte, len(args))
-	for i, a := range args {
-		cp[i] = bytes.Clone(a)
-	}
-	s.multiDrops = append(s.multiDrops, multiDrop{db: db, args: cp, c: c})
+	return s.beginWrite(c, args, db)
 }
 
 // afterPinned keeps the cache right after a command ran on the client's
-// pinned connection (transactions, scripts, tracking clients).
-func (s *session) afterPinned(c *Command, args [][]byte, reply []byte, db int) {
+// pinned connection (transactions, scripts, tracking clients, blocking
+// commands): off and n are what beforePinned returned.
+func (s *session) afterPinned(c *Command, args [][]byte, reply []byte, db, off, n int) {
 	if s.srv.cs == nil || c == nil {
 		return
 	}
 	switch c.Name {
-	case "exec":
-		for _, d := range s.multiDrops {
-			if isScript(d.c.Name) {
-				s.afterScript(d.c, d.args, d.db)
-			} else {
-				s.dropWriteKeys(d.c, d.args, d.db)
-			}
-		}
-		s.multiDrops = s.multiDrops[:0]
-		return
-	case "discard":
-		s.multiDrops = s.multiDrops[:0]
+	case "exec", "discard":
+		s.endMulti()
 		return
 	}
 	if !mayWrite(c) {
 		return
 	}
-	if s.inMulti && strings.HasPrefix(string(reply), "+QUEUED") {
-		s.queueMultiDrop(c, args)
+	if s.inMulti && string(reply) == "+QUEUED\r\n" {
+		s.queueWrite(c, args, db, off, n)
 		return
 	}
+	s.endWrite(c, args, db, off, n)
 	if isScript(c.Name) {
-		s.afterScript(c, args, db)
-		return
+		s.afterScript(db)
 	}
-	s.dropWriteKeys(c, args, db)
+}
+
+// queueWrite hands a queued write's registered keys to the transaction:
+// they are committed (dropped) at EXEC or DISCARD, whatever their outcome.
+func (s *session) queueWrite(c *Command, args [][]byte, db, off, n int) {
+	d := multiDrop{db: db, c: c, vers: append([]uint64(nil), s.vers[off:off+n]...), pos: append([]int(nil), s.wpos[off:off+n]...)}
+	if s.multiDB >= 0 {
+		d.db = s.multiDB
+	}
+	d.args = make([][]byte, len(args))
+	for i, a := range args {
+		d.args[i] = bytes.Clone(a)
+	}
+	for i := off; i < off+n; i++ {
+		s.wdone[i] = true // ownership moves to the transaction
+	}
+	s.multiDrops = append(s.multiDrops, d)
+}
+
+// endMulti commits (drops) the keys of the transaction's queued writes.
+func (s *session) endMulti() {
+	cs := s.srv.cs
+	for _, d := range s.multiDrops {
+		for i, p := range d.pos {
+			cs.c.CommitWrite(d.db, d.args[p], d.vers[i], nil, 0, 0, false)
+		}
+		s.dropBeyondKeys(d.c, d.args, d.db, len(d.pos))
+		if isScript(d.c.Name) {
+			s.afterScript(d.db)
+		}
+	}
+	s.multiDrops = s.multiDrops[:0]
 }
 
 func isScript(name string) bool {
@@ -1083,12 +1155,12 @@ func isScript(name string) bool {
 // changed field keeps its place, a new one goes to the end, a deleted one
 // leaves the others in order. Anything else (a hashtable-encoded hash, a
 // write that makes Redis convert it, limits unknown) drops the copy.
-func (s *session) afterHashWrite(name string, args [][]byte, reply []byte, db int, vers []uint64) {
+func (s *session) afterHashWrite(name string, args [][]byte, reply []byte, db, off int) {
 	cs := s.srv.cs
 	key := args[1]
-	drop := func() { cs.c.Delete(db, key) }
+	drop := func() {} // endWrite drops what is not committed
 	maxEntries, maxValue, known := s.srv.up.HashListpackLimits()
-	if !known || len(vers) == 0 {
+	if !known {
 		drop()
 		return
 	}
@@ -1194,9 +1266,7 @@ func (s *session) afterHashWrite(name string, args [][]byte, reply []byte, db in
 		ttl = cs.negativeTTL()
 	}
 	if ttl < 0 || len(args[1])+len(s.enc) > s.srv.maxItem {
-		drop()
 		return
 	}
-	cs.markDB(db)
-	cs.c.SetIfUnchanged(db, key, vers[0], s.enc, tag, ttl)
+	s.commitKey(off, 0, db, args, tag, ttl, true)
 }

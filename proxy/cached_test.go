@@ -33,6 +33,22 @@ func startCached(t testing.TB, upstream string, cc CacheConfig) *testProxy {
 	return p
 }
 
+// syncLink returns once every invalidation for writes made before it has
+// reached the proxy: Redis sends a tracking connection its invalidations in
+// the order of the writes, so when a marker key written last is seen
+// invalidated, the earlier ones were processed.
+func syncLink(t testing.TB, p *testProxy, direct, c *redistest.Conn) {
+	t.Helper()
+	direct.Do("SET", "__sync", "a")
+	redistest.Eventually(t, 5*time.Second, func() bool {
+		return c.DoString("GET", "__sync") == "$1\r\na\r\n" && p.srv.cs.c.Contains(0, []byte("__sync"))
+	}, "marker cached")
+	direct.Do("SET", "__sync", "b")
+	redistest.Eventually(t, 5*time.Second, func() bool {
+		return c.DoString("GET", "__sync") == "$1\r\nb\r\n"
+	}, "marker invalidated")
+}
+
 // cmdCalls is the number of calls of a command the server executed.
 func cmdCalls(t testing.TB, conn *redistest.Conn, name string) int {
 	t.Helper()
@@ -70,8 +86,9 @@ func TestCacheHitsStayLocal(t *testing.T) {
 		direct.Do("CONFIG", "RESETSTAT")
 		c.Do("SET", "s", "hello", "EX", "100")
 		c.Do("HSET", "h", "a", "1", "b", "2", "c", "3")
-		// The write's own invalidation may drop the copy; what counts is that
-		// after one fill, reads stay local.
+		// The writes' own invalidations drop the copies when they arrive;
+		// wait for them, then one fill each, after which reads stay local.
+		syncLink(t, p, direct, c)
 		for i := 0; i < 2; i++ {
 			c.Do("GET", "s")
 			c.Do("HGETALL", "h")
@@ -239,8 +256,12 @@ func TestCacheInvalidationFromOtherWriters(t *testing.T) {
 	sortDurations(windows)
 	p99 := windows[len(windows)*99/100]
 	t.Logf("stale-read window over %d writes: p50 %v p99 %v max %v", rounds, windows[len(windows)/2], p99, windows[len(windows)-1])
-	if p99 > 10*time.Millisecond {
-		t.Errorf("stale-read window p99 %v, want under 10ms", p99)
+	limit := 10 * time.Millisecond // the goal, on loopback
+	if raceEnabled {
+		limit = 100 * time.Millisecond
+	}
+	if p99 > limit {
+		t.Errorf("stale-read window p99 %v, want under %v", p99, limit)
 	}
 }
 

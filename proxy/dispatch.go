@@ -119,8 +119,9 @@ func (s *session) dispatchFree(cmd *resp.Command, c *Command, sl *slot) {
 	}
 	if blocking {
 		s.batchWrite = true
+		off, n := s.beforePinned(c, cmd.Args)
 		s.blockingOnce(cmd, c, sl)
-		s.afterPinned(c, cmd.Args, sl.req.Reply, s.db)
+		s.afterPinned(c, cmd.Args, sl.req.Reply, s.db, off, n)
 		return
 	}
 	if s.srv.up.Topology() == redis.Cluster && s.fanout(cmd, c, sl) {
@@ -212,18 +213,33 @@ func (s *session) submit(lane *redis.Lane, raw []byte, sl *slot) {
 	s.submitReq(lane, raw, &sl.req)
 }
 
-// submitReq queues raw on lane with its reply going to req.
-func (s *session) submitReq(lane *redis.Lane, raw []byte, req *redis.Request) {
-	req.Raw = raw
-	req.Done = &s.wg
-	s.wg.Add(1)
-	lane.Submit(req)
+// submitGroup queues requests (Raw set) on lane back to back.
+func (s *session) submitGroup(lane *redis.Lane, reqs []*redis.Request) {
+	for _, r := range reqs {
+		r.Done = &s.wg
+	}
+	s.wg.Add(len(reqs))
+	lane.SubmitGroup(reqs...)
+	s.touch(lane)
+}
+
+// touch remembers lane for the batch's flush.
+func (s *session) touch(lane *redis.Lane) {
 	for _, l := range s.touched {
 		if l == lane {
 			return
 		}
 	}
 	s.touched = append(s.touched, lane)
+}
+
+// submitReq queues raw on lane with its reply going to req.
+func (s *session) submitReq(lane *redis.Lane, raw []byte, req *redis.Request) {
+	req.Raw = raw
+	req.Done = &s.wg
+	s.wg.Add(1)
+	lane.Submit(req)
+	s.touch(lane)
 }
 
 // slotOf returns the hash slot of the command's keys (-1: no keys), or

@@ -93,6 +93,9 @@ func (s *session) local(cmd *resp.Command, c *Command, sl *slot) bool {
 // reset is RESET: back to a fresh connection's state.
 func (s *session) reset() {
 	s.unpin(false)
+	if s.srv.cs != nil {
+		s.endMulti()
+	}
 	s.setDB(s.srv.cfg.DefaultDB)
 	s.setProto(2)
 	s.setName(nil)

@@ -200,10 +200,14 @@ func (s *session) dispatchPinned(cmd *resp.Command, c *Command, sl *slot) {
 		return
 	}
 	blocking := !s.inMulti && c != nil && isBlocking(c, args)
+	off, n := s.beforePinned(c, args)
 	if !s.pinDo(cmd.Raw, sl, blocking) {
+		if n > 0 {
+			s.endWrite(c, args, s.db, off, n)
+		}
 		return
 	}
-	s.afterPinned(c, args, sl.req.Reply, s.db)
+	s.afterPinned(c, args, sl.req.Reply, s.db, off, n)
 	ok := len(sl.req.Reply) > 0 && sl.req.Reply[0] != '-'
 	switch name {
 	case "multi":

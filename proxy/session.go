@@ -35,9 +35,12 @@ type slot struct {
 	args    [][]byte // the command's arguments, valid during the batch
 	c       *Command
 	db      int
-	verOff  int               // the write's key versions start at session.vers[verOff]
+	verOff  int // the write's keys are session.vers/wpos[verOff:verOff+verN]
+	verN    int
 	pre     *[4]redis.Request // a fill's MULTI, read, PTTL and OBJECT ENCODING
 	fillRaw []byte            // the fill's read and PTTL commands
+	// fillMulti: the fill was sent in MULTI/EXEC (no invalidation link).
+	fillMulti bool
 }
 
 // session is one client connection. Everything but the fields under stateMu
@@ -106,17 +109,20 @@ type session struct {
 
 	// Read cache state of the current batch (cached.go).
 	batch      []resp.Command
-	roKnown    bool // ro is computed
-	ro         bool // the batch has only cacheable reads
-	batchWrite bool // a command that may change data is queued in this batch
-	posts      int  // slots with post-processing
-	vers       []uint64
+	roKnown    bool      // ro is computed
+	ro         bool      // the batch has only cacheable reads
+	batchWrite bool      // a command that may change data is queued in this batch
+	posts      int       // slots with post-processing
+	vers       []uint64  // writes' key versions (cache.BeginWrite), this batch
+	wpos       []int     // their argument positions
+	wdone      []bool    // committed already
 	fillStart  time.Time // when the batch's first fill was queued
 	writeStart time.Time // when the batch's first updatable write was queued
 	multiDrops []multiDrop
 	// dconn is the client's state in an in-process store (store.go).
-	dconn    StoreConn
-	fillArgs [][]byte
+	dconn     StoreConn
+	fillArgs  [][]byte
+	fillGroup []*redis.Request
 	// Scratch buffers.
 	val, val2, enc, out2, scratch []byte
 	elems, fv                     [][]byte
@@ -224,6 +230,9 @@ func (s *session) serve() {
 
 func (s *session) cleanup() {
 	s.cancel()
+	if s.srv.cs != nil {
+		s.endMulti() // a transaction left open: its writes are over
+	}
 	if s.dconn != nil {
 		s.dconn.Close()
 	}
@@ -277,7 +286,7 @@ func (s *session) runBatch(cmds []resp.Command) {
 	}
 	if s.srv.cs != nil {
 		s.batch, s.roKnown, s.batchWrite = cmds, false, false
-		s.vers = s.vers[:0]
+		s.vers, s.wpos, s.wdone = s.vers[:0], s.wpos[:0], s.wdone[:0]
 		s.fillStart, s.writeStart = time.Time{}, time.Time{}
 	}
 	for i := range cmds {

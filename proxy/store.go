@@ -78,6 +78,9 @@ func (s *session) dispatchStore(cmd *resp.Command, c *Command, sl *slot) {
 			s.local(cmd, c, sl)
 			if c.Name == "reset" {
 				st.Close()
+				if s.srv.cs != nil {
+					s.endMulti() // RESET discards the transaction
+				}
 			}
 			st.SetDB(s.db)
 			st.SetProto(s.proto)
@@ -95,12 +98,18 @@ func (s *session) dispatchStore(cmd *resp.Command, c *Command, sl *slot) {
 	cs := s.srv.cs
 	inMulti := st.InMulti()
 	write := false
-	if cs != nil && c != nil && !inMulti {
-		if c.read != rkNone {
+	off, n := len(s.vers), 0
+	if cs != nil && c != nil {
+		switch {
+		case inMulti:
+			if mayWrite(c) && c.Name != "exec" {
+				off, n = s.beginWrite(c, args, s.multiDBOr(st.DB()))
+			}
+		case c.read != rkNone:
 			if s.cachedRead(cmd, c, sl) {
 				return
 			}
-		} else if c.Has(FlagWrite) {
+		case c.Has(FlagWrite):
 			s.beforeWrite(cmd, c, sl)
 			write = true
 		}
@@ -117,19 +126,40 @@ func (s *session) dispatchStore(cmd *resp.Command, c *Command, sl *slot) {
 	if c == nil {
 		return
 	}
-	if cs != nil && inMulti {
-		// Queued writes are dropped from the cache at EXEC, whatever its
-		// outcome.
-		s.afterPinned(c, args, sl.req.Reply, s.db)
+	queued := string(sl.req.Reply) == "+QUEUED\r\n"
+	if inMulti && c.Name == "select" && queued {
+		if db, ok := atoiDB(args[1]); ok {
+			s.multiDB = db // the db of the commands queued after it
+		}
+	}
+	if cs != nil && n > 0 {
+		if queued {
+			s.queueWrite(c, args, s.multiDBOr(st.DB()), off, n)
+		} else {
+			s.endWrite(c, args, st.DB(), off, n)
+		}
+	}
+	if c.Name == "multi" && !inMulti && st.InMulti() {
+		s.multiDB = -1
 	}
 	if c.Name == "exec" || c.Name == "discard" {
 		if cs != nil {
-			s.afterPinned(c, args, sl.req.Reply, s.db)
+			s.endMulti()
 		}
+		s.multiDB = -1
 		if db := st.DB(); db != s.db {
 			s.setDB(db)
 		}
 	}
+}
+
+// multiDBOr is the db a queued command will run in: the last SELECT queued
+// in the transaction, or db.
+func (s *session) multiDBOr(db int) int {
+	if s.multiDB >= 0 {
+		return s.multiDB
+	}
+	return db
 }
 
 // donePost marks a slot's post-processing as done in place.

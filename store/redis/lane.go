@@ -187,6 +187,24 @@ func (l *Lane) Submit(req *Request) {
 	l.mu.Unlock()
 }
 
+// SubmitGroup queues reqs back to back: no other client's request can come
+// between them on the connection (a MULTI ... EXEC must not take in
+// another client's command). Each gets its own reply, as with Submit.
+func (l *Lane) SubmitGroup(reqs ...*Request) {
+	l.mu.Lock()
+	if err := l.readyLocked(); err != nil {
+		l.mu.Unlock()
+		for _, r := range reqs {
+			r.finish(err)
+		}
+		return
+	}
+	for _, r := range reqs {
+		l.enqueueLocked(r.Raw, r)
+	}
+	l.mu.Unlock()
+}
+
 // submitAsking queues ASKING followed by req in one write, so no other
 // client's command can come between them.
 func (l *Lane) submitAsking(req *Request) {
