@@ -6,6 +6,7 @@
 //	respcache sim [flags]       replay a trace through the cache, print hit ratios
 //	respcache bench [flags]     drive a RESP server with load, print throughput and latency
 //	respcache drain [--config FILE]  ask a running respcache to flush write-back state (preStop)
+//	respcache migrate --to HOST:PORT [--cluster] [flags]  copy the disk store into a Redis or Redis Cluster
 package main
 
 import (
@@ -32,6 +33,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if len(args) > 0 && args[0] == "drain" {
 		return runDrain(args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "migrate" {
+		return runMigrate(args[1:], stdout, stderr)
 	}
 	if len(args) > 0 && args[0] == "bench" {
 		return runBench(args[1:], stdout, stderr)
