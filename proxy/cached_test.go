@@ -531,3 +531,44 @@ func TestCacheClusterTracking(t *testing.T) {
 		t.Error("no cache hits in cluster mode")
 	}
 }
+
+// TestCacheNamespaces: a bypass namespace is never served from the cache;
+// a namespace's TTL caps how long its keys are held.
+func TestCacheNamespaces(t *testing.T) {
+	rs := redistest.Start(t)
+	c0, err := cache.New(cache.Config{MaxMemory: 16 << 20, Namespaces: []cache.Namespace{
+		{Prefix: "live:", Mode: cache.ModeBypass},
+		{Prefix: "short:", TTL: 50 * time.Millisecond},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c0.Close()
+	p := startProxy(t, Config{Cache: CacheConfig{Cache: c0, Invalidation: "off"}}, redis.Config{Addrs: []string{rs.Addr()}})
+	c := redistest.Dial(t, p.Addr)
+	direct := redistest.Dial(t, rs.Addr())
+	direct.Do("SET", "live:k", "1")
+	direct.Do("SET", "short:k", "1")
+	for i := 0; i < 3; i++ {
+		c.Do("GET", "live:k")
+		c.Do("GET", "short:k")
+	}
+	if p.srv.cs.c.Contains(0, []byte("live:k")) {
+		t.Error("a key of a bypass namespace was cached")
+	}
+	if !p.srv.cs.c.Contains(0, []byte("short:k")) {
+		t.Fatal("a key of a cache namespace was not cached")
+	}
+	// Changed behind respcache's back (no invalidation link): the bypass
+	// key shows the change at once, the short-TTL key within its TTL.
+	direct.Do("SET", "live:k", "2")
+	direct.Do("SET", "short:k", "2")
+	if got := c.DoString("GET", "live:k"); got != "$1\r\n2\r\n" {
+		t.Errorf("bypass key: %q", got)
+	}
+	start := time.Now()
+	redistest.Eventually(t, 2*time.Second, func() bool { return c.DoString("GET", "short:k") == "$1\r\n2\r\n" }, "short TTL expired")
+	if d := time.Since(start); d > 500*time.Millisecond {
+		t.Errorf("namespace TTL 50ms held the stale value %v", d)
+	}
+}
