@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/respcache/respcache/store/redis"
+	"github.com/respcache/respcache/telemetry"
 )
 
 // Upstream is what the proxy needs from a Redis backend.
@@ -194,6 +195,9 @@ func New(cfg Config, up Upstream) (*Server, error) {
 				Invalidate: cs.invalidateKeys,
 				State: func(ok bool) {
 					cs.linkUp.Store(ok)
+					if !ok && s.ins.tel.Metrics != nil {
+						s.ins.tel.Metrics.UpstreamError(telemetry.UpstreamErrTracking)
+					}
 					if ok {
 						s.log.Info("tracking: invalidation link up; serving from the cache")
 					} else {

@@ -1,9 +1,14 @@
 package proxy
 
 import (
+	"context"
+	"errors"
+	"net"
+	"strings"
 	"time"
 
 	"github.com/respcache/respcache/resp"
+	"github.com/respcache/respcache/store/redis"
 	"github.com/respcache/respcache/telemetry"
 )
 
@@ -96,6 +101,9 @@ func (s *session) observeBatch(cmds []resp.Command, n int, start time.Time) {
 			}
 			m.Observe(d)
 		}
+		if sl.req.Err != nil && ins.tel.Metrics != nil {
+			ins.tel.Metrics.UpstreamError(upstreamErrorKind(sl.req.Err))
+		}
 		if sl.upSpan.Recording() {
 			sl.upSpan.End(sl.req.Err)
 			sl.upSpan = telemetry.Span{}
@@ -146,4 +154,19 @@ func (s *session) startUpstreamSpan(sl *slot, op string) {
 		return
 	}
 	_, sl.upSpan = s.srv.ins.tel.Tracing.Upstream(n.Addr()).Start(sl.spanCtx, op, s.db)
+}
+
+// upstreamErrorKind classifies a failed upstream call for
+// respcache_upstream_errors_total{kind}.
+func upstreamErrorKind(err error) string {
+	var ne net.Error
+	switch {
+	case errors.As(err, &ne) && ne.Timeout(), errors.Is(err, context.DeadlineExceeded):
+		return telemetry.UpstreamErrTimeout
+	case errors.Is(err, redis.ErrUnavailable), errors.Is(err, redis.ErrClosed):
+		return telemetry.UpstreamErrConnection
+	case strings.Contains(err.Error(), "protocol"):
+		return telemetry.UpstreamErrProtocol
+	}
+	return telemetry.UpstreamErrOther
 }
