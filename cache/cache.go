@@ -351,16 +351,7 @@ func (c *Cache) Delete(db int, key []byte) bool {
 	c.markFills(db, key)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.drainLocked()
-	h := c.hash(db, key)
-	s := c.shardOf(h)
-	var v pool.View
-	pos, local := c.find(s, h, db, key, &v)
-	if pos < 0 {
-		return false
-	}
-	c.removeLocked(s, h, pos, local, reasonDelete)
-	return true
+	return c.deleteLocked(db, key, c.hash(db, key))
 }
 
 // Expire changes the TTL of (db, key): ttl > 0 sets it (capped like Set's

@@ -98,13 +98,18 @@ func (c *Cache) writesInFlightLocked(db int, key []byte) bool {
 	return c.inflight[c.hash(db, key)&(numGuards-1)].Load() != 0
 }
 
-func (c *Cache) deleteLocked(db int, key []byte, h uint64) {
+// deleteLocked removes (db, key), dirty or not, and reports whether it was
+// there; the caller holds mu and has marked fills.
+func (c *Cache) deleteLocked(db int, key []byte, h uint64) bool {
 	c.drainLocked()
 	s := c.shardOf(h)
 	var v poolView
-	if pos, local := c.find(s, h, db, key, &v); pos >= 0 {
-		c.removeLocked(s, h, pos, local, reasonDelete)
+	pos, local := c.find(s, h, db, key, &v)
+	if pos < 0 {
+		return false
 	}
+	c.removeLocked(s, h, pos, local, reasonDelete)
+	return true
 }
 
 // markFillsOnly is markFills without the version bump (SetIfUnchanged

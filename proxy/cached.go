@@ -608,6 +608,13 @@ func getRange(s []byte, start, end int64) []byte {
 	return s[start : end+1]
 }
 
+// retryFill gives up a fill whose reply cannot be used: its waiters and
+// the client itself read the upstream plainly.
+func (s *session) retryFill(f cache.Fill, sl *slot) {
+	f.Finish(nil, 0, 0, false, false, errNotCacheable)
+	sl.post = postRetry
+}
+
 // finishFill turns a leader's EXEC reply into the cached value and the
 // client's reply.
 func (s *session) finishFill(sl *slot) {
@@ -636,8 +643,7 @@ func (s *session) finishFill(sl *slot) {
 		}
 	}
 	if !ok || len(s.elems) != want {
-		f.Finish(nil, 0, 0, false, false, errNotCacheable)
-		sl.post = postRetry
+		s.retryFill(f, sl)
 		return
 	}
 	read, pttlFrame := s.elems[0], s.elems[1]
@@ -649,8 +655,7 @@ func (s *session) finishFill(sl *slot) {
 	}
 	pttl, ok := resp.IntValue(pttlFrame)
 	if !ok {
-		f.Finish(nil, 0, 0, false, false, errNotCacheable)
-		sl.post = postRetry
+		s.retryFill(f, sl)
 		return
 	}
 	var expireAt int64
@@ -679,8 +684,7 @@ func (s *session) finishFill(sl *slot) {
 	case sl.c.read.fill()[0] == 'G':
 		v, good := resp.StringValue(read)
 		if !good {
-			f.Finish(nil, 0, 0, false, false, errNotCacheable)
-			sl.post = postRetry
+			s.retryFill(f, sl)
 			return
 		}
 		s.enc = append(s.enc, v...)
@@ -688,8 +692,7 @@ func (s *session) finishFill(sl *slot) {
 		var null bool
 		s.fv, null, ok = resp.Elements(read, s.fv)
 		if !ok || null || len(s.fv)%2 != 0 {
-			f.Finish(nil, 0, 0, false, false, errNotCacheable)
-			sl.post = postRetry
+			s.retryFill(f, sl)
 			return
 		}
 		if len(s.fv) == 0 {
@@ -698,8 +701,7 @@ func (s *session) finishFill(sl *slot) {
 		}
 		for i, x := range s.fv {
 			if s.fv[i], ok = resp.StringValue(x); !ok {
-				f.Finish(nil, 0, 0, false, false, errNotCacheable)
-				sl.post = postRetry
+				s.retryFill(f, sl)
 				return
 			}
 		}
@@ -710,8 +712,7 @@ func (s *session) finishFill(sl *slot) {
 	out, done := s.renderRead(s.out2[:0], sl.c, sl.args, v)
 	s.out2 = out
 	if !done {
-		f.Finish(nil, 0, 0, false, false, errNotCacheable)
-		sl.post = postRetry
+		s.retryFill(f, sl)
 		return
 	}
 	store := true
@@ -945,23 +946,29 @@ func (s *session) afterWrite(sl *slot) {
 // string without expiry) for a write that modifies it; found=false when the
 // key is not cached or holds something else.
 func (s *session) cachedString(db int, key []byte) (cval, bool) {
+	v, ok := s.cachedValue(db, key)
+	switch {
+	case !ok:
+		return cval{}, false
+	case v.tag == tagString:
+		return v, true
+	case v.tag == tagAbsent:
+		return cval{tag: tagString}, true
+	}
+	return cval{}, false
+}
+
+// cachedValue reads and decodes the local copy a write is about to update
+// (into s.val2, which the result aliases). Not GetIntoQuiet: the write
+// itself is in flight.
+func (s *session) cachedValue(db int, key []byte) (cval, bool) {
 	var tag byte
 	var ok bool
 	s.val2, tag, _, ok = s.srv.cs.c.GetInto(s.val2, db, key)
 	if !ok {
 		return cval{}, false
 	}
-	v, ok := decodeCval(tag, s.val2)
-	if !ok {
-		return cval{}, false
-	}
-	switch v.tag {
-	case tagString:
-		return v, true
-	case tagAbsent:
-		return cval{tag: tagString}, true
-	}
-	return cval{}, false
+	return decodeCval(tag, s.val2)
 }
 
 // setExpiry reads SET's options: the new expiry (unix ms, 0 none), whether
@@ -1158,22 +1165,14 @@ func isScript(name string) bool {
 func (s *session) afterHashWrite(name string, args [][]byte, reply []byte, db, off int) {
 	cs := s.srv.cs
 	key := args[1]
-	drop := func() {} // endWrite drops what is not committed
 	maxEntries, maxValue, known := s.srv.up.HashListpackLimits()
 	if !known {
-		drop()
 		return
 	}
-	var tag byte
-	var ok bool
-	s.val2, tag, _, ok = cs.c.GetInto(s.val2, db, key)
+	// Every return that does not commit leaves the copy to endWrite, which
+	// drops it.
+	old, ok := s.cachedValue(db, key)
 	if !ok {
-		drop()
-		return
-	}
-	old, ok := decodeCval(tag, s.val2)
-	if !ok {
-		drop()
 		return
 	}
 	// fv holds the hash as alternating fields and values.
@@ -1181,17 +1180,15 @@ func (s *session) afterHashWrite(name string, args [][]byte, reply []byte, db, o
 	switch {
 	case old.tag == tagAbsent:
 		old.expireAt = 0 // a new hash has no TTL
-	case old.tag == tagHash && s.val2[0]&flagListpack != 0:
+	case old.tag == tagHash && old.flags&flagListpack != 0:
 		h, good := newHashFields(old.payload)
 		if !good {
-			drop()
 			return
 		}
 		for f, v, more := h.next(); more; f, v, more = h.next() {
 			s.fv = append(s.fv, f, v)
 		}
 	default:
-		drop()
 		return
 	}
 	find := func(f []byte) int {
@@ -1227,7 +1224,6 @@ func (s *session) afterHashWrite(name string, args [][]byte, reply []byte, db, o
 	case "hincrby":
 		n, good := resp.IntValue(reply)
 		if !good {
-			drop()
 			return
 		}
 		s.scratch = strconv.AppendInt(s.scratch[:0], n, 10)
@@ -1235,31 +1231,27 @@ func (s *session) afterHashWrite(name string, args [][]byte, reply []byte, db, o
 	case "hincrbyfloat":
 		v, good := resp.StringValue(reply)
 		if !good {
-			drop()
 			return
 		}
 		put(args[2], v)
 	}
 	if int64(len(s.fv)/2) > maxEntries {
-		drop()
 		return
 	}
 	for _, x := range s.fv {
 		if int64(len(x)) > maxValue {
-			drop()
 			return
 		}
 	}
 	// fv aliases val2 and args; encode into enc, then store.
 	s.enc = appendCvalHeader(s.enc[:0], old.expireAt)
-	tag = tagAbsent
+	tag := tagAbsent
 	if len(s.fv) > 0 {
 		s.enc[0] |= flagListpack
 		s.enc = appendHashPayload(s.enc, s.fv)
 		tag = tagHash
 	} else if cs.negativeTTL() <= 0 {
-		drop() // the hash is gone and absence is not cached
-		return
+		return // the hash is gone and absence is not cached
 	}
 	ttl := localTTL(old.expireAt, time.Now())
 	if tag == tagAbsent {

@@ -36,6 +36,7 @@ const (
 // cval is a decoded cached value; its slices alias the encoded bytes.
 type cval struct {
 	tag      byte
+	flags    byte  // flagExpiry, flagListpack
 	expireAt int64 // unix ms; 0 = no expiry
 	payload  []byte
 }
@@ -44,7 +45,7 @@ func decodeCval(tag byte, b []byte) (cval, bool) {
 	if len(b) < 1 {
 		return cval{}, false
 	}
-	v := cval{tag: tag}
+	v := cval{tag: tag, flags: b[0]}
 	if b[0]&flagExpiry != 0 {
 		if len(b) < 9 {
 			return cval{}, false

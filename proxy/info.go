@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/respcache/respcache/cache"
 	"github.com/respcache/respcache/resp"
 )
 
@@ -22,11 +23,14 @@ type Info struct {
 	DirtyKeys, DirtyBytes  int64
 	FlushLag               time.Duration
 	JournalBytes           int64
+	// Namespaces is each namespace's usage (metrics and the status page;
+	// INFO does not print it).
+	Namespaces []cache.NamespaceStats
 }
 
 // Info returns a snapshot of respcache's counters.
 func (s *Server) Info() Info {
-	in := Info{TrackingStatus: "off"}
+	in := Info{TrackingStatus: s.TrackingStatus()}
 	cs := s.cs
 	if cs == nil {
 		return in
@@ -36,11 +40,8 @@ func (s *Server) Info() Info {
 	in.CacheItems, in.CacheUsedMemory, in.CacheMaxMemory = st.Items, st.Used, st.MaxMemory
 	in.CacheEvictions, in.CacheExpirations, in.CacheInvalidations = st.Evictions, st.Expirations, st.Invalidations
 	in.DirtyKeys, in.DirtyBytes = st.DirtyKeys, st.DirtyBytes
+	in.Namespaces = st.Namespaces
 	if cs.tracker != nil {
-		in.TrackingStatus = "down"
-		if cs.linkUp.Load() {
-			in.TrackingStatus = "up"
-		}
 		in.InvalidationLagP99 = cs.lag.p99()
 	}
 	return in

@@ -109,19 +109,18 @@ func (o *ops) proxyTelemetry() proxy.Telemetry {
 }
 
 // snapshot fills the metrics' and status page's view of the cache.
-func snapshot(cc *cache.Cache, srv *proxy.Server, s *telemetry.CacheSnapshot) {
-	st := cc.Stats()
+func snapshot(srv *proxy.Server, s *telemetry.CacheSnapshot) {
 	in := srv.Info()
 	s.Hits, s.Misses = in.CacheHits, in.CacheMisses
-	s.Evictions, s.Expirations, s.Invalidations = st.Evictions, st.Expirations, st.Invalidations
-	s.Items = uint64(max(st.Items, 0))
-	s.UsedBytes, s.QuotaBytes = st.Used, st.MaxMemory
+	s.Evictions, s.Expirations, s.Invalidations = in.CacheEvictions, in.CacheExpirations, in.CacheInvalidations
+	s.Items = uint64(max(in.CacheItems, 0))
+	s.UsedBytes, s.QuotaBytes = in.CacheUsedMemory, in.CacheMaxMemory
 	s.Namespaces = s.Namespaces[:0]
-	for _, ns := range st.Namespaces {
+	for _, ns := range in.Namespaces {
 		s.Namespaces = append(s.Namespaces, telemetry.NamespaceSnapshot{Name: ns.Prefix, Used: ns.Used, Quota: ns.MaxMemory})
 	}
-	s.DirtyKeys, s.DirtyBytes = st.DirtyKeys, st.DirtyBytes
-	switch srv.TrackingStatus() {
+	s.DirtyKeys, s.DirtyBytes = in.DirtyKeys, in.DirtyBytes
+	switch in.TrackingStatus {
 	case "up":
 		s.Tracking = telemetry.TrackingUp
 	case "down":
@@ -134,9 +133,9 @@ func snapshot(cc *cache.Cache, srv *proxy.Server, s *telemetry.CacheSnapshot) {
 
 // startAdmin serves admin_listen (unless it is "").
 func (o *ops) startAdmin(ctx context.Context, cfg *config.Config, b *built, draining func() bool) error {
-	cc, srv := b.cache, b.srv
+	srv := b.srv
 	if o.metrics != nil {
-		o.metrics.SetSnapshotFunc(func(s *telemetry.CacheSnapshot) { snapshot(cc, srv, s) })
+		o.metrics.SetSnapshotFunc(func(s *telemetry.CacheSnapshot) { snapshot(srv, s) })
 	}
 	if cfg.AdminListen == "" {
 		return nil
@@ -164,7 +163,7 @@ func (o *ops) startAdmin(ctx context.Context, cfg *config.Config, b *built, drai
 		Drain: func(ctx context.Context) error { return nil },
 		Status: func() telemetry.StatusInfo {
 			info := telemetry.StatusInfo{Version: version, Started: o.started, Backend: backend, BackendState: "up"}
-			snapshot(cc, srv, &info.Cache)
+			snapshot(srv, &info.Cache)
 			if err := b.ping(context.Background()); err != nil {
 				info.BackendState = "down: " + err.Error()
 			}

@@ -92,9 +92,12 @@ type built struct {
 	desc  string // the backend, for logs and the status page
 }
 
-// close releases the cache and the backend (after the server stopped).
+// close releases the cache and the backend (after the server stopped);
+// parts never built are skipped.
 func (b *built) close() {
-	b.cache.Close()
+	if b.cache != nil {
+		b.cache.Close()
+	}
 	if b.up != nil {
 		b.up.Close()
 	}
@@ -122,16 +125,7 @@ func (d diskStore) NewConn() proxy.StoreConn { return d.Store.NewConn() }
 func build(cfg *config.Config, log *slog.Logger, tel proxy.Telemetry) (*built, error) {
 	b := &built{}
 	fail := func(err error) (*built, error) {
-		if b.cache != nil {
-			b.close()
-		} else {
-			if b.up != nil {
-				b.up.Close()
-			}
-			if b.disk != nil {
-				b.disk.Close()
-			}
-		}
+		b.close()
 		return nil, err
 	}
 	rc := cfg.Backend.Redis
