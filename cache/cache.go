@@ -287,15 +287,14 @@ func (c *Cache) GetIntoQuiet(dst []byte, db int, key []byte) (value []byte, typ 
 
 func (c *Cache) getInto(dst []byte, db int, key []byte, quiet bool) (value []byte, typ byte, ttl time.Duration, ok bool) {
 	h := c.hash(db, key)
-	if quiet && c.inflight[h&(numGuards-1)].Load() != 0 {
-		c.record(noID, h)
-		return dst[:0], 0, 0, false
-	}
+	// A write in flight hides clean copies, never dirty ones: a dirty item
+	// is newer than anything the backend has.
+	busy := quiet && c.inflight[h&(numGuards-1)].Load() != 0
 	s := c.shardOf(h)
 	var v pool.View
 	s.mu.RLock()
 	pos, local := c.find(s, h, db, key, &v)
-	if pos < 0 {
+	if pos < 0 || busy && !v.Dirty() {
 		s.mu.RUnlock()
 		c.record(noID, h)
 		return dst[:0], 0, 0, false

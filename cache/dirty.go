@@ -18,7 +18,25 @@ import (
 // when nothing else is dirty, so that it cannot block forever.
 func (c *Cache) SetDirty(ctx context.Context, db int, key, value []byte, typ byte, ttl time.Duration) (version uint64, err error) {
 	c.markFills(db, key)
-	need := int64(len(key) + len(value) + 16)
+	return c.waitDirty(ctx, int64(len(key)+len(value)+16), func() (uint64, error) {
+		return c.setLocked(db, key, value, typ, ttl, true)
+	})
+}
+
+// WaitDirty waits until need more dirty bytes fit under MaxDirty (or
+// nothing is dirty), up to BackpressureTimeout, like SetDirty, without
+// storing anything. A caller that must do something durable between the
+// wait and the store (write-back journals the write first) calls WaitDirty,
+// then PutDirty. Concurrent writers may together overshoot MaxDirty by the
+// items they put between their waits and their puts.
+func (c *Cache) WaitDirty(ctx context.Context, need int64) error {
+	_, err := c.waitDirty(ctx, need, nil)
+	return err
+}
+
+// waitDirty waits for room for need dirty bytes, then runs put (if not nil)
+// under mu, in the same critical section as the final check.
+func (c *Cache) waitDirty(ctx context.Context, need int64, put func() (uint64, error)) (uint64, error) {
 	var timer *time.Timer
 	defer func() {
 		if timer != nil {
@@ -32,7 +50,11 @@ func (c *Cache) SetDirty(ctx context.Context, db int, key, value []byte, typ byt
 			return 0, ErrClosed
 		}
 		if c.dirtyBytes == 0 || c.dirtyBytes+need <= c.maxDirty {
-			ver, err := c.setLocked(db, key, value, typ, ttl, true)
+			var ver uint64
+			var err error
+			if put != nil {
+				ver, err = put()
+			}
 			c.mu.Unlock()
 			return ver, err
 		}
@@ -61,6 +83,35 @@ func (c *Cache) SetDirty(ctx context.Context, db int, key, value []byte, typ byt
 			return 0, werr
 		}
 	}
+}
+
+// PutDirty is SetDirty without the backpressure wait (see WaitDirty). On
+// failure an older dirty copy of the key is kept.
+func (c *Cache) PutDirty(db int, key, value []byte, typ byte, ttl time.Duration) (version uint64, err error) {
+	c.markFills(db, key)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return 0, ErrClosed
+	}
+	return c.setLocked(db, key, value, typ, ttl, true)
+}
+
+// PeekDirty appends the value of (db, key) to dst[:0] when the key holds
+// dirty state, expired or not (a dirty item is the newest state there is;
+// its expiry is the caller's to interpret), and returns it with its type
+// tag and version. It counts neither a hit nor a miss.
+func (c *Cache) PeekDirty(dst []byte, db int, key []byte) (value []byte, typ byte, version uint64, ok bool) {
+	h := c.hash(db, key)
+	s := c.shardOf(h)
+	var v poolView
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	pos, _ := c.find(s, h, db, key, &v)
+	if pos < 0 || !v.Dirty() {
+		return dst[:0], 0, 0, false
+	}
+	return append(dst[:0], v.Value...), v.Type, v.Version, true
 }
 
 // MarkClean marks (db, key) clean if it is still dirty at version (the

@@ -62,7 +62,8 @@ func (c *Cache) BeginWrite(db int, key []byte) uint64 {
 // With store set it stores value like Set if (db, key) did not change since
 // BeginWrite returned ver and no other write of it is in flight; in every
 // other case (store false, the write failed, a race) it removes the key,
-// dirty or not. Fills of the key in flight are not stored. It reports
+// unless the key is dirty: write-back state is newer than any reply (the
+// flusher writes it to the backend after), so it is never dropped here. Fills of the key in flight are not stored. It reports
 // whether it stored; a value that could not be stored (too large, not
 // admitted) leaves the key absent.
 func (c *Cache) CommitWrite(db int, key []byte, ver uint64, value []byte, typ byte, ttl time.Duration, store bool) bool {
@@ -82,14 +83,39 @@ func (c *Cache) CommitWrite(db int, key []byte, ver uint64, value []byte, typ by
 	// waits for mu and comes after this store.
 	if !store || c.inflight[g].Load() != 1 || !c.guards[g].CompareAndSwap(ver, ver+1) {
 		c.guards[g].Add(1)
-		c.deleteLocked(db, key, h)
+		c.dropCleanLocked(db, key, h)
+		return false
+	}
+	if c.isDirtyLocked(db, key, h) {
+		// Write-back state written since BeginWrite is newer than the
+		// backend's reply (it will be flushed after it): kept.
 		return false
 	}
 	if _, err := c.setLocked(db, key, value, typ, ttl, false); err != nil {
-		c.deleteLocked(db, key, h)
+		c.dropCleanLocked(db, key, h)
 		return false
 	}
 	return true
+}
+
+// dropCleanLocked removes (db, key) unless it is dirty; the caller holds mu
+// and has marked fills.
+func (c *Cache) dropCleanLocked(db int, key []byte, h uint64) {
+	c.drainLocked()
+	s := c.shardOf(h)
+	var v poolView
+	pos, local := c.find(s, h, db, key, &v)
+	if pos >= 0 && !v.Dirty() {
+		c.removeLocked(s, h, pos, local, reasonDelete)
+	}
+}
+
+// isDirtyLocked reports whether (db, key) holds dirty state; the caller
+// holds mu.
+func (c *Cache) isDirtyLocked(db int, key []byte, h uint64) bool {
+	var v poolView
+	pos, _ := c.find(c.shardOf(h), h, db, key, &v)
+	return pos >= 0 && v.Dirty()
 }
 
 // writesInFlightLocked reports a write of the key's slot between

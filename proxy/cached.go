@@ -279,12 +279,17 @@ func (s *session) readOnlyBatch() bool {
 // false means forward it plainly.
 func (s *session) cachedRead(cmd *resp.Command, c *Command, sl *slot) bool {
 	cs := s.srv.cs
+	args := cmd.Args
 	if !cs.serving() {
+		// Unflushed write-back state is the newest there is: served even
+		// without the invalidation link (the backend does not have it).
+		if s.srv.wb != nil && s.wbReadDirty(c, args, sl) {
+			return true
+		}
 		cs.bypassed.Add(1)
 		sl.setOutcome(telemetry.OutcomeBypass)
 		return false
 	}
-	args := cmd.Args
 	if !c.arityOK(len(args)) {
 		return false
 	}
@@ -318,7 +323,9 @@ func (s *session) cachedRead(cmd *resp.Command, c *Command, sl *slot) bool {
 		return false
 	}
 	fill := c.read.fill()
-	if fill == nil || !cs.filling() || cs.c.Bypassed(args[1]) {
+	if fill == nil || !cs.filling() || cs.c.Bypassed(args[1]) || s.wbDirty(s.db, args[1]) {
+		// (A dirty key missed here has expired locally: the backend
+		// answers once the flush, which wbSettle waits for, is in.)
 		return false
 	}
 	if s.dconn != nil {
@@ -1030,14 +1037,14 @@ func (s *session) dropBeyondKeys(c *Command, args [][]byte, db, nkeys int) {
 	case "move":
 		if len(args) == 3 {
 			if d, ok := atoiDB(args[2]); ok {
-				cs.c.Delete(d, args[1])
+				cs.c.Invalidate(d, args[1])
 			}
 		}
 	case "copy":
 		for i := 3; i+1 < len(args); i++ {
 			if isName(args[i], "db") {
 				if d, ok := atoiDB(args[i+1]); ok {
-					cs.c.Delete(d, args[2])
+					cs.c.Invalidate(d, args[2])
 				}
 			}
 		}

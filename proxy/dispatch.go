@@ -74,6 +74,9 @@ func parentName(name string) string {
 func (s *session) dispatchFree(cmd *resp.Command, c *Command, sl *slot) {
 	if c == nil {
 		s.batchWrite = true // a module command may write
+		if s.srv.wb != nil && !s.wbSettle(nil, cmd.Args, sl) {
+			return
+		}
 		s.forward(cmd, nil, sl)
 		return
 	}
@@ -105,16 +108,21 @@ func (s *session) dispatchFree(cmd *resp.Command, c *Command, sl *slot) {
 		return
 	}
 	blocking := isBlocking(c, cmd.Args)
-	if s.srv.cs != nil && !blocking {
-		if c.read != rkNone {
-			if !s.batchWrite && s.cachedRead(cmd, c, sl) {
-				return
-			}
-		} else if !c.Has(FlagReadonly) {
-			s.batchWrite = true
-			if c.Has(FlagWrite) {
-				s.beforeWrite(cmd, c, sl)
-			}
+	if s.srv.wb != nil && !blocking && c.Has(FlagWrite) && s.wbWrite(cmd, c, sl) {
+		return
+	}
+	if s.srv.cs != nil && !blocking && c.read != rkNone && !s.batchWrite && s.cachedRead(cmd, c, sl) {
+		return
+	}
+	// The command goes to the backend: with write-back, after the dirty
+	// state it may see.
+	if s.srv.wb != nil && !s.wbSettle(c, cmd.Args, sl) {
+		return
+	}
+	if s.srv.cs != nil && !blocking && c.read == rkNone && !c.Has(FlagReadonly) {
+		s.batchWrite = true
+		if c.Has(FlagWrite) {
+			s.beforeWrite(cmd, c, sl)
 		}
 	}
 	if blocking {

@@ -23,6 +23,7 @@ type Info struct {
 	DirtyKeys, DirtyBytes  int64
 	FlushLag               time.Duration
 	JournalBytes           int64
+	MaxDirty               int64 // write.max_dirty; 0 without write-back
 	// Namespaces is each namespace's usage (metrics and the status page;
 	// INFO does not print it).
 	Namespaces []cache.NamespaceStats
@@ -41,6 +42,10 @@ func (s *Server) Info() Info {
 	in.CacheEvictions, in.CacheExpirations, in.CacheInvalidations = st.Evictions, st.Expirations, st.Invalidations
 	in.DirtyKeys, in.DirtyBytes = st.DirtyKeys, st.DirtyBytes
 	in.Namespaces = st.Namespaces
+	if s.wb != nil {
+		ws := s.wb.stats()
+		in.FlushLag, in.JournalBytes, in.MaxDirty = ws.FlushLag, ws.JournalBytes, st.MaxDirty
+	}
 	if cs.tracker != nil {
 		in.InvalidationLagP99 = cs.lag.p99()
 	}

@@ -196,6 +196,9 @@ func (s *session) dispatchPinned(cmd *resp.Command, c *Command, sl *slot) {
 			return
 		}
 	}
+	if s.srv.wb != nil && (!s.inMulti || name == "exec") && !s.wbSettle(c, args, sl) {
+		return
+	}
 	if s.inMulti && !s.multiRouted && s.srv.up.Topology() == redis.Cluster && !s.routeMulti(cmd, c, sl) {
 		return
 	}

@@ -76,6 +76,10 @@ type Config struct {
 	// Store, when set, is the backend instead of an upstream Redis (New's
 	// up is then nil): the embedded disk store.
 	Store Store
+	// WriteBack, when set, acknowledges writes on cached types once they
+	// are journaled and flushes them in batches (writeback.go). It needs
+	// Cache.Cache. New replays the journal before it returns.
+	WriteBack *WriteBackConfig
 }
 
 func (c *Config) ensureDefaults() {
@@ -144,6 +148,7 @@ type Server struct {
 	log   *slog.Logger
 	deny  map[string]bool
 	cs    *cacheState // nil: no local cache
+	wb    *writeBack  // nil: write-through
 	store Store       // nil: an upstream Redis
 	ins   *instruments
 	// maxItem is the largest key+value the cache keeps.
@@ -207,7 +212,50 @@ func New(cfg Config, up Upstream) (*Server, error) {
 			})
 		}
 	}
+	if wc := cfg.WriteBack; wc != nil {
+		if s.cs == nil || wc.Journal == nil {
+			s.stopCache()
+			return nil, errors.New("proxy: write-back needs the cache and a journal")
+		}
+		s.wb = newWriteBack(s, *wc)
+		n, err := s.wb.replay(context.Background())
+		if err != nil {
+			s.stopCache()
+			return nil, err
+		}
+		if n > 0 {
+			s.log.Info("write-back: journal replayed", "records", n, "dirty_keys", s.wb.count.Load())
+		}
+		s.wb.start()
+	}
 	return s, nil
+}
+
+// DrainWriteBack flushes every write acknowledged so far to the backend
+// (a Kubernetes preStop hook calls it through POST /drain). It returns nil
+// at once without write-back.
+func (s *Server) DrainWriteBack(ctx context.Context) error {
+	if s.wb == nil {
+		return nil
+	}
+	return s.wb.drain(ctx)
+}
+
+// WriteBackStats returns the write-back state (zero without write-back).
+func (s *Server) WriteBackStats() WriteBackStats {
+	if s.wb == nil {
+		return WriteBackStats{}
+	}
+	return s.wb.stats()
+}
+
+// stopWriteBack drains (bounded by ctx) and stops the flusher; what is
+// not flushed stays in the journal for replay.
+func (s *Server) stopWriteBack(ctx context.Context) error {
+	if s.wb == nil {
+		return nil
+	}
+	return s.wb.shutdown(ctx)
 }
 
 // SetNegativeTTL changes cache.negative_ttl (reload).
@@ -350,8 +398,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	go func() { s.wg.Wait(); close(done) }()
 	select {
 	case <-done:
+		err := s.stopWriteBack(ctx)
 		s.stopCache()
-		return nil
+		return err
 	case <-ctx.Done():
 		s.Close()
 		<-done
@@ -371,6 +420,12 @@ func (s *Server) Close() error {
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
+	if s.wb != nil && !s.wb.stopped() {
+		// No drain: what is dirty stays in the journal for replay.
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		s.wb.shutdown(ctx)
+	}
 	s.stopCache()
 	return nil
 }

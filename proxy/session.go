@@ -123,6 +123,10 @@ type session struct {
 	dconn     StoreConn
 	fillArgs  [][]byte
 	fillGroup []*redis.Request
+	// cur is the index of the command being dispatched in the batch.
+	cur int
+	// wbx is the write-back scratch memory (wbsession.go), made on first use.
+	wbx *wbScratch
 	// Scratch buffers.
 	val, val2, enc, out2, scratch []byte
 	elems, fv                     [][]byte
@@ -294,6 +298,7 @@ func (s *session) runBatch(cmds []resp.Command) {
 		sl.req.Reply = sl.req.Reply[:0]
 		sl.req.Err = nil
 		sl.noReply = false
+		s.cur = i
 		s.dispatch(&cmds[i], sl)
 		if s.closeAfter {
 			n = i + 1

@@ -120,6 +120,7 @@ func snapshot(srv *proxy.Server, s *telemetry.CacheSnapshot) {
 		s.Namespaces = append(s.Namespaces, telemetry.NamespaceSnapshot{Name: ns.Prefix, Used: ns.Used, Quota: ns.MaxMemory})
 	}
 	s.DirtyKeys, s.DirtyBytes = in.DirtyKeys, in.DirtyBytes
+	s.MaxDirtyBytes, s.FlushLag = in.MaxDirty, in.FlushLag
 	switch in.TrackingStatus {
 	case "up":
 		s.Tracking = telemetry.TrackingUp
@@ -158,9 +159,9 @@ func (o *ops) startAdmin(ctx context.Context, cfg *config.Config, b *built, drai
 			}
 			return nil
 		},
-		// Write-through has nothing to flush: every acknowledged write is in
-		// the backend already.
-		Drain: func(ctx context.Context) error { return nil },
+		// Flushes every write-back write acknowledged so far (write-through
+		// has nothing to flush: its writes are in the backend already).
+		Drain: srv.DrainWriteBack,
 		Status: func() telemetry.StatusInfo {
 			info := telemetry.StatusInfo{Version: version, Started: o.started, Backend: backend, BackendState: "up"}
 			snapshot(srv, &info.Cache)

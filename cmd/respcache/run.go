@@ -20,6 +20,7 @@ import (
 	"github.com/respcache/respcache/config"
 	"github.com/respcache/respcache/proxy"
 	"github.com/respcache/respcache/store/disk"
+	"github.com/respcache/respcache/store/journal"
 	"github.com/respcache/respcache/store/redis"
 )
 
@@ -88,6 +89,7 @@ type built struct {
 	up    *redis.Client // nil with the disk backend
 	disk  *disk.Store   // nil with a redis backend
 	cache *cache.Cache
+	jrnl  *journal.Journal // nil: write-through
 	srv   *proxy.Server
 	desc  string // the backend, for logs and the status page
 }
@@ -95,6 +97,11 @@ type built struct {
 // close releases the cache and the backend (after the server stopped);
 // parts never built are skipped.
 func (b *built) close() {
+	if b.jrnl != nil {
+		if err := b.jrnl.Close(); err != nil {
+			slog.Error("closing the write-back journal", "err", err)
+		}
+	}
 	if b.cache != nil {
 		b.cache.Close()
 	}
@@ -171,8 +178,22 @@ func build(cfg *config.Config, log *slog.Logger, tel proxy.Telemetry) (*built, e
 	if err != nil {
 		return fail(err)
 	}
-	if b.cache, err = buildCache(cfg.Cache); err != nil {
+	if b.cache, err = buildCache(cfg.Cache, cfg.Write); err != nil {
 		return fail(err)
+	}
+	var wb *proxy.WriteBackConfig
+	if w := cfg.Write; w.Mode == "write-back" {
+		// Opened before the server: New replays it before serving.
+		b.jrnl, err = journal.Open(context.Background(), journal.Options{Dir: w.JournalDir, Fsync: w.Fsync, Logger: log})
+		if err != nil {
+			return fail(fmt.Errorf("write.journal_dir: %w", err))
+		}
+		wb = &proxy.WriteBackConfig{
+			Journal:       b.jrnl,
+			FlushInterval: time.Duration(w.FlushInterval),
+			MaxBatch:      w.MaxBatch,
+			FlushTimeout:  time.Duration(rc.WriteTimeout) + time.Duration(rc.ReadTimeout),
+		}
 	}
 	b.srv, err = proxy.New(proxy.Config{
 		Password:            cfg.Auth.ResolvedPassword,
@@ -187,6 +208,7 @@ func build(cfg *config.Config, log *slog.Logger, tel proxy.Telemetry) (*built, e
 		Logger:              log,
 		Telemetry:           tel,
 		Store:               store,
+		WriteBack:           wb,
 		Cache: proxy.CacheConfig{
 			Cache:        b.cache,
 			NegativeTTL:  time.Duration(cfg.Cache.NegativeTTL),
@@ -202,12 +224,14 @@ func build(cfg *config.Config, log *slog.Logger, tel proxy.Telemetry) (*built, e
 }
 
 // buildCache makes the local cache from the cache section.
-func buildCache(c config.Cache) (*cache.Cache, error) {
+func buildCache(c config.Cache, w config.Write) (*cache.Cache, error) {
 	cc, err := cache.New(cache.Config{
-		MaxMemory:   int64(c.MaxMemory),
-		MaxItemSize: int(c.MaxItemSize),
-		TTL:         time.Duration(c.TTL),
-		Namespaces:  cacheNamespaces(c),
+		MaxMemory:           int64(c.MaxMemory),
+		MaxItemSize:         int(c.MaxItemSize),
+		TTL:                 time.Duration(c.TTL),
+		Namespaces:          cacheNamespaces(c),
+		MaxDirty:            int64(w.MaxDirty),
+		BackpressureTimeout: time.Duration(w.BackpressureTimeout),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cache: %w", err)

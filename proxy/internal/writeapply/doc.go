@@ -38,7 +38,8 @@
 // Hashes keep Redis's listpack order (insertion order, updates in place,
 // deletions close the gap). When Redis would convert the hash to a
 // hashtable (more than 128 entries or a field/value longer than 64 bytes at
-// the default hash-max-listpack-* settings) Value.Unordered is set: the
+// the default hash-max-listpack-* settings; Applier.ListpackEntries and
+// ListpackValue give the server's own) Value.Unordered is set: the
 // pairs are still exact but HGETALL order is Redis's hashtable order and
 // cannot be reproduced. The caller must then not serve order-dependent
 // replies from the copy (DESIGN.md, Consistency).
@@ -57,8 +58,8 @@
 // # Not modeled
 //
 //   - Non-default server configuration: proto-max-bulk-len other than 512MB,
-//     hash-max-listpack-entries/value other than 128/64 (only Unordered
-//     depends on these), lazyfree, replica (read-only) and loading states.
+//     lazyfree, replica (read-only) and loading states. (The hash listpack
+//     limits, which decide Unordered, are Applier fields.)
 //   - Everything around command execution: AUTH/ACL, OOM (maxmemory), MULTI
 //     queueing, CLIENT PAUSE, keyspace notifications, CLIENT TRACKING
 //     invalidations; the caller handles them before or after Apply.

@@ -12,6 +12,20 @@ const (
 	listpackMaxValue   = 64
 )
 
+func (a *Applier) maxEntries() int64 {
+	if a.ListpackEntries > 0 {
+		return a.ListpackEntries
+	}
+	return listpackMaxEntries
+}
+
+func (a *Applier) maxValue() int64 {
+	if a.ListpackValue > 0 {
+		return a.ListpackValue
+	}
+	return listpackMaxValue
+}
+
 // hashFind returns the index in fields (alternating field, value) of field,
 // or -1: a linear scan, like Redis's listpack lookup.
 func hashFind(fields [][]byte, field []byte) int {
@@ -43,15 +57,15 @@ func (x *exec) hashInstall(st *Value, fields [][]byte, unordered bool) {
 		*st = Value{}
 		return
 	}
-	if len(fields)/2 > listpackMaxEntries {
+	if int64(len(fields)/2) > x.a.maxEntries() {
 		unordered = true
 	}
 	*st = Value{Kind: Hash, Fields: fields, ExpireAt: st.ExpireAt, Unordered: st.Unordered || unordered}
 }
 
-func tooLongForListpack(bs ...[]byte) bool {
+func (x *exec) tooLongForListpack(bs ...[]byte) bool {
 	for _, b := range bs {
-		if len(b) > listpackMaxValue {
+		if int64(len(b)) > x.a.maxValue() {
 			return true
 		}
 	}
@@ -85,7 +99,7 @@ func (x *exec) hsetGeneric(isHset bool) {
 	var created int64
 	for i := 2; i+1 < len(x.args); i += 2 {
 		f, v := x.args[i], x.args[i+1]
-		if len(f) > listpackMaxValue || len(v) > listpackMaxValue {
+		if x.tooLongForListpack(f, v) {
 			unordered = true
 		}
 		var isNew bool
@@ -111,7 +125,7 @@ func runHsetnx(x *exec) {
 	f, v := x.args[2], x.args[3]
 	// hashTypeTryConversion runs before the existence check: a long field or
 	// value converts an existing hash even when nothing is set.
-	unordered := tooLongForListpack(f, v)
+	unordered := x.tooLongForListpack(f, v)
 	if st.Kind == Hash && hashFind(st.Fields, f) >= 0 {
 		if unordered && !st.Unordered {
 			st.Unordered = true
@@ -181,7 +195,7 @@ func runHincrby(x *exec) {
 	v += incr
 	b := x.keep(strconv.AppendInt(x.scratch(), v, 10))
 	fields, _ = hashSet(fields, f, b)
-	x.hashInstall(st, fields, tooLongForListpack(f))
+	x.hashInstall(st, fields, x.tooLongForListpack(f))
 	x.changed = true
 	x.dst = appendInt(x.dst, v)
 }
@@ -216,7 +230,7 @@ func runHincrbyfloat(x *exec) {
 	}
 	b := x.keep(appendHumanLD(x.scratch(), sum))
 	fields, _ = hashSet(fields, f, b)
-	x.hashInstall(st, fields, tooLongForListpack(f, b))
+	x.hashInstall(st, fields, x.tooLongForListpack(f, b))
 	x.changed = true
 	x.dst = appendBulk(x.dst, b)
 }

@@ -191,6 +191,11 @@ func Apply(now int64, proto int, args [][]byte, cur []Value, dst []byte) (next [
 // SET, INCR or HSET allocate nothing. The zero value is ready to use. An
 // Applier is not safe for concurrent use; use one per goroutine.
 type Applier struct {
+	// ListpackEntries and ListpackValue are the server's
+	// hash-max-listpack-entries and hash-max-listpack-value, which decide
+	// Value.Unordered; 0 means Redis's defaults, 128 and 64.
+	ListpackEntries, ListpackValue int64
+
 	next   []Value
 	canon  []int    // canon[i]: index of the first state naming the same key as state i
 	fields [][]byte // scratch for a hash's new field list
