@@ -34,6 +34,14 @@ func (c *Cache) WaitDirty(ctx context.Context, need int64) error {
 	return err
 }
 
+// DirtyRoom reports whether need more dirty bytes fit under MaxDirty now
+// (WaitDirty would not wait).
+func (c *Cache) DirtyRoom(need int64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.dirtyBytes == 0 || c.dirtyBytes+need <= c.maxDirty
+}
+
 // waitDirty waits for room for need dirty bytes, then runs put (if not nil)
 // under mu, in the same critical section as the final check.
 func (c *Cache) waitDirty(ctx context.Context, need int64, put func() (uint64, error)) (uint64, error) {

@@ -305,6 +305,9 @@ func (s *session) runBatch(cmds []resp.Command) {
 			break
 		}
 	}
+	if s.srv.wb != nil {
+		s.wbRelease() // journal this batch's writes before any reply goes out
+	}
 	s.flushLanes()
 	if s.posts > 0 {
 		s.postBatch(n)

@@ -19,25 +19,41 @@ import (
 
 // wbScratch is a session's reusable write-back memory.
 type wbScratch struct {
-	app     writeapply.Applier
-	pos     []int
-	keys    [][]byte // the command's keys, one per position
-	uniq    []int    // positions (indexes into keys) of first occurrences
-	cur     []writeapply.Value
-	bufs    [][]byte   // per key: the bytes cur[i] aliases
-	fields  [][][]byte // per key: a hash's fields
-	encs    [][]byte   // per unique key: the encoded new state
-	tags    []byte
-	exps    []int64
+	app    writeapply.Applier
+	pos    []int
+	keys   [][]byte // the command's keys, one per position
+	uniq   []int    // indexes into keys of first occurrences
+	cur    []writeapply.Value
+	bufs   [][]byte   // per key: the bytes cur[i] aliases
+	fields [][][]byte // per key: a hash's fields
+	encs   [][]byte   // per unique key: the encoded new state
+	tags   []byte
+	exps   []int64
+	need   []int
+	tk     []byte
+	reply  []byte
+	load   [7]redis.Request
+	// loadRaw is the key read's request bytes.
+	loadRaw []byte
+
+	// The batch's journal records, appended with one write when the batch
+	// ends (or before the session waits for anything): their keys' stripe
+	// locks are held until then, so records of a key reach the journal in
+	// the order the states were made.
+	held    []int // stripe locks held, sorted
+	pending []wbPending
+	arena   []byte // keys and values of pending
 	entries []journal.Entry
 	eptrs   []*journal.Entry
-	seqs    []uint64
-	ukeys   [][]byte
-	held    []int
-	tk      []byte
-	reply   []byte
-	load    [7]redis.Request
-	loadRaw []byte
+}
+
+// wbPending is one state applied and stored dirty, not yet journaled.
+type wbPending struct {
+	db       int
+	key, val [2]int // offsets in arena
+	tag      byte
+	exp      int64
+	slot     int // its command's slot in the batch
 }
 
 const (
@@ -62,10 +78,11 @@ func wbHashCommand(name []byte) bool {
 }
 
 // wbWrite executes a write on cached types in write-back mode: applied to
-// the local state, journaled, stored dirty, acknowledged. It returns false
-// when the command must go to the backend instead (not modeled, another
-// type, too large, a namespace in bypass mode); the caller then settles
-// and forwards it.
+// the local state, stored dirty, journaled (with the batch's other
+// records, before any reply is sent), acknowledged. It returns false when
+// the command must go to the backend instead (not modeled, another type,
+// too large, a namespace in bypass mode); the caller then settles and
+// forwards it.
 func (s *session) wbWrite(cmd *resp.Command, c *Command, sl *slot) bool {
 	wb := s.srv.wb
 	args := cmd.Args
@@ -104,24 +121,27 @@ func (s *session) wbWrite(cmd *resp.Command, c *Command, sl *slot) bool {
 	// Earlier commands of this batch that went upstream run first: this
 	// write may read what they wrote.
 	if len(s.touched) > 0 || s.posts > 0 {
+		s.wbRelease()
 		s.flushLanes()
 		if s.posts > 0 {
 			s.postBatch(s.cur)
 		}
 	}
-	// Backpressure before any key lock: the flusher needs the locks to
+	// Backpressure, without holding key locks: the flusher needs them to
 	// clean what this wait is waiting for.
-	if err := cs.c.WaitDirty(s.ctx, need); err != nil {
-		if errors.Is(err, cache.ErrBackpressure) {
-			sl.errorf(errBackpressure)
-		} else {
-			sl.errorf(errWBClosed)
+	if !cs.c.DirtyRoom(need) {
+		s.wbRelease()
+		if err := cs.c.WaitDirty(s.ctx, need); err != nil {
+			if errors.Is(err, cache.ErrBackpressure) {
+				sl.errorf(errBackpressure)
+			} else {
+				sl.errorf(errWBClosed)
+			}
+			return true
 		}
-		return true
 	}
 	db := s.db
-	x.held = wb.lockKeys(x.held, db, x.keys)
-	defer wb.unlockKeys(x.held)
+	s.wbLock(db, x.keys)
 
 	blind := wbBlind(args[0], len(args))
 	x.grow(len(x.keys))
@@ -135,7 +155,8 @@ func (s *session) wbWrite(cmd *resp.Command, c *Command, sl *slot) bool {
 			return false
 		}
 	}
-	now := time.Now().UnixMilli()
+	tnow := time.Now()
+	now := tnow.UnixMilli()
 	next, reply, changed, err := x.app.Apply(now, s.proto, args, x.cur, x.reply[:0])
 	if err != nil {
 		return false
@@ -146,7 +167,7 @@ func (s *session) wbWrite(cmd *resp.Command, c *Command, sl *slot) bool {
 		return true
 	}
 	// Encode the new state of each distinct key.
-	x.uniq, x.ukeys, x.tags, x.exps = x.uniq[:0], x.ukeys[:0], x.tags[:0], x.exps[:0]
+	x.uniq, x.tags, x.exps = x.uniq[:0], x.tags[:0], x.exps[:0]
 	for i, k := range x.keys {
 		dup := false
 		for _, j := range x.uniq {
@@ -157,7 +178,6 @@ func (s *session) wbWrite(cmd *resp.Command, c *Command, sl *slot) bool {
 		}
 		n := len(x.uniq)
 		x.uniq = append(x.uniq, i)
-		x.ukeys = append(x.ukeys, k)
 		v := &next[i]
 		enc := x.encs[n][:0]
 		var tag byte
@@ -190,53 +210,122 @@ func (s *session) wbWrite(cmd *resp.Command, c *Command, sl *slot) bool {
 		x.tags = append(x.tags, tag)
 		x.exps = append(x.exps, exp)
 	}
-	// Journal, then store, then acknowledge.
-	if err := wb.begin(&x.tk, db, x.ukeys); err != nil {
-		sl.errorf(errWBClosed)
-		return true
-	}
-	x.entries = x.entries[:0]
-	x.eptrs = x.eptrs[:0]
-	for n, k := range x.ukeys {
-		e := journal.Entry{DB: db, Key: k, Kind: journal.KindSet, Type: x.tags[n], Value: x.encs[n], ExpireAtMs: x.exps[n]}
-		if x.tags[n] == tagAbsent {
-			e.Kind, e.Type, e.Value = journal.KindDelete, 0, nil
-		}
-		x.entries = append(x.entries, e)
-	}
-	for n := range x.entries {
-		x.eptrs = append(x.eptrs, &x.entries[n])
-	}
-	last, err := wb.j.AppendBatch(s.ctx, x.eptrs)
-	if err != nil {
-		wb.commit(&x.tk, db, x.ukeys, nil)
-		s.srv.log.Error("write-back: journal append failed", "err", err)
-		sl.errorf("ERR write-back journal: " + sanitize(err.Error()))
-		return true
-	}
-	x.seqs = x.seqs[:0]
-	for n := range x.ukeys {
-		x.seqs = append(x.seqs, last-uint64(len(x.ukeys)-1-n))
-	}
-	wb.commit(&x.tk, db, x.ukeys, x.seqs)
+	// Store (visible to other clients, as Redis shows a write before its
+	// AOF is written), then queue the records for the batch's journal
+	// write; the reply goes out after that write.
 	cs.markDB(db)
-	for n, k := range x.ukeys {
-		ttl := time.Duration(0)
-		if x.exps[n] != 0 {
-			ttl = max(time.Until(time.UnixMilli(x.exps[n])), time.Millisecond)
-		}
-		if _, err := cs.c.PutDirty(db, k, x.encs[n], x.tags[n], ttl); err != nil {
-			// Journaled but not held: an older dirty copy (if any) is
-			// flushed instead, and the record is dropped with it, unless
-			// respcache dies first and replays it. So the outcome is
-			// unknown to the client, as after a lost connection.
-			s.srv.log.Warn("write-back: could not hold the new state", "key", string(k), "err", err)
-			sl.errorf("ERR write-back: the new state could not be stored in the cache (" + sanitize(err.Error()) + "); the write may or may not be applied")
+	for n, i := range x.uniq {
+		k := x.keys[i]
+		if err := wb.begin(&x.tk, db, k, tnow); err != nil {
+			sl.errorf(errWBClosed)
 			return true
 		}
+		ttl := time.Duration(0)
+		if x.exps[n] != 0 {
+			ttl = max(time.UnixMilli(x.exps[n]).Sub(tnow), time.Millisecond)
+		}
+		if _, err := cs.c.PutDirty(db, k, x.encs[n], x.tags[n], ttl); err != nil {
+			wb.abandon(&x.tk, db, k)
+			s.srv.log.Warn("write-back: could not hold the new state", "key", string(k), "err", err)
+			sl.errorf("ERR write-back: the new state could not be stored in the cache (" + sanitize(err.Error()) + "); the write was applied only partly or not at all")
+			return true
+		}
+		p := wbPending{db: db, tag: x.tags[n], exp: x.exps[n], slot: s.cur}
+		p.key[0] = len(x.arena)
+		x.arena = append(x.arena, k...)
+		p.key[1] = len(x.arena)
+		p.val[0] = p.key[1]
+		x.arena = append(x.arena, x.encs[n]...)
+		p.val[1] = len(x.arena)
+		x.pending = append(x.pending, p)
 	}
 	sl.req.Reply = append(sl.req.Reply[:0], reply...)
 	return true
+}
+
+// wbLock takes the stripe locks of keys. Locks this batch holds already
+// are kept; a lock another session holds is waited for only after this
+// session released all of its own (journaling its pending records first),
+// so two sessions never wait for each other.
+func (s *session) wbLock(db int, keys [][]byte) {
+	wb := s.srv.wb
+	x := s.wbx
+	x.need = x.need[:0]
+	for _, k := range keys {
+		x.need = append(x.need, wb.stripe(db, k))
+	}
+	sortInts(x.need)
+	for _, st := range x.need {
+		if contains(x.held, st) {
+			continue
+		}
+		if !wb.stripes[st].TryLock() {
+			s.wbRelease()
+			x.held = wb.lockKeys(x.held, db, keys)
+			return
+		}
+		x.held = append(x.held, st)
+	}
+	sortInts(x.held)
+}
+
+func contains(a []int, v int) bool {
+	for _, x := range a {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// wbRelease journals the batch's pending records with one write, registers
+// their seqs with the flusher, and releases the stripe locks. A failed
+// append turns the replies of the commands concerned into errors (their
+// states stay dirty and are flushed: the outcome is unknown to the client,
+// as after a lost connection).
+func (s *session) wbRelease() {
+	x := s.wbx
+	if x == nil || len(x.held) == 0 && len(x.pending) == 0 {
+		return
+	}
+	wb := s.srv.wb
+	if len(x.pending) > 0 {
+		x.entries, x.eptrs = x.entries[:0], x.eptrs[:0]
+		for _, p := range x.pending {
+			e := journal.Entry{DB: p.db, Key: x.arena[p.key[0]:p.key[1]], Kind: journal.KindSet, Type: p.tag,
+				Value: x.arena[p.val[0]:p.val[1]], ExpireAtMs: p.exp}
+			if p.tag == tagAbsent {
+				e.Kind, e.Type, e.Value = journal.KindDelete, 0, nil
+			}
+			x.entries = append(x.entries, e)
+		}
+		for n := range x.entries {
+			x.eptrs = append(x.eptrs, &x.entries[n])
+		}
+		last, err := wb.j.AppendBatch(s.ctx, x.eptrs)
+		if err != nil {
+			s.srv.log.Error("write-back: journal append failed", "records", len(x.pending), "err", err)
+			msg := "ERR write-back journal: " + sanitize(err.Error()) + "; the write may or may not be applied"
+			for _, p := range x.pending {
+				wb.commit(&x.tk, p.db, x.arena[p.key[0]:p.key[1]], 0)
+				s.slots[p.slot].req.Reply = append(s.slots[p.slot].req.Reply[:0], '-')
+				s.slots[p.slot].req.Reply = append(append(s.slots[p.slot].req.Reply, msg...), "\r\n"...)
+			}
+		} else {
+			first := last - uint64(len(x.pending)) + 1
+			for n, p := range x.pending {
+				wb.commit(&x.tk, p.db, x.arena[p.key[0]:p.key[1]], first+uint64(n))
+			}
+		}
+		x.pending = x.pending[:0]
+		if cap(x.arena) > 1<<20 {
+			x.arena = nil // do not keep a large batch's memory per idle client
+		} else {
+			x.arena = x.arena[:0]
+		}
+	}
+	wb.unlockKeys(x.held)
+	x.held = x.held[:0]
 }
 
 func (x *wbScratch) grow(n int) {
@@ -464,6 +553,9 @@ func (s *session) wbSettle(c *Command, args [][]byte, sl *slot) bool {
 	if wb.count.Load() == 0 {
 		return true
 	}
+	// Waiting for the flusher: first journal this batch's records and let
+	// go of their locks (the flusher needs them).
+	s.wbRelease()
 	x := s.wbx
 	if x == nil {
 		x = new(wbScratch)
@@ -484,11 +576,11 @@ func (s *session) wbSettle(c *Command, args [][]byte, sl *slot) bool {
 		}
 		// The stripe locks wait out writers of these keys that are between
 		// their journal append and their registration.
-		x.held = wb.lockKeys(x.held, s.db, x.keys)
+		x.need = wb.lockKeys(x.need, s.db, x.keys)
 		for _, k := range x.keys {
 			target = max(target, wb.seqOf(&x.tk, s.db, k))
 		}
-		wb.unlockKeys(x.held)
+		wb.unlockKeys(x.need)
 	}
 	if target == 0 {
 		return true

@@ -80,7 +80,10 @@ type wbEntry struct {
 	key   string
 	seq   uint64 // record holding the key's current state; 0: none yet
 	pend  bool   // a writer is appending a record for the key
-	floor uint64 // with pend: the pending record's seq is above this
+	floor uint64 // with pend or unjournaled: records not yet written are above this
+	// unjournaled: the latest state's append failed; it is flushed all the
+	// same (its client got an error: outcome unknown).
+	unjournaled bool
 	since time.Time
 	last  time.Time // the latest write
 	gone  bool      // removed from the table
@@ -203,53 +206,66 @@ func tableKey(dst []byte, db int, key []byte) []byte {
 	return append(dst, key...)
 }
 
-// begin marks the keys' entries pending (creating them) before their
-// records are appended; the caller holds their stripe locks.
-func (wb *writeBack) begin(tk *[]byte, db int, keys [][]byte) error {
+// begin marks the key's entry pending (creating it) before its record is
+// appended; the caller holds the key's stripe lock.
+func (wb *writeBack) begin(tk *[]byte, db int, key []byte, now time.Time) error {
 	wb.mu.Lock()
 	defer wb.mu.Unlock()
 	if wb.closed {
 		return errWriteBackClosed
 	}
-	now := time.Now()
-	for _, k := range keys {
-		*tk = tableKey(*tk, db, k)
-		e := wb.table[string(*tk)]
-		if e == nil {
-			e = &wbEntry{db: db, key: string(k), since: now}
-			wb.table[e.key2()] = e
-			wb.count.Add(1)
-			wb.pushLocked(e)
-		}
-		e.pend, e.floor, e.last = true, wb.lastSeq, now
+	*tk = tableKey(*tk, db, key)
+	e := wb.table[string(*tk)]
+	if e == nil {
+		e = &wbEntry{db: db, key: string(key), since: now}
+		wb.table[e.key2()] = e
+		wb.count.Add(1)
+		wb.pushLocked(e)
 	}
+	if !e.pend {
+		e.pend, e.floor = true, wb.lastSeq
+	}
+	e.last = now
 	return nil
 }
 
 func (e *wbEntry) key2() string { return strconv.Itoa(e.db) + ":" + e.key }
 
-// commit ends begin: seq is the record of the keys' new states (0 when the
-// append failed: an entry without any record is removed, since nothing of
-// it is dirty).
-func (wb *writeBack) commit(tk *[]byte, db int, keys [][]byte, seqs []uint64) {
+// commit ends begin for a key: seq is the record of its new state. seq 0
+// means the append failed: the state is in the cache but in no record, so
+// the entry stays until it is flushed (unjournaled; the client was told
+// the outcome is unknown).
+func (wb *writeBack) commit(tk *[]byte, db int, key []byte, seq uint64) {
 	wb.mu.Lock()
 	defer wb.mu.Unlock()
-	for i, k := range keys {
-		*tk = tableKey(*tk, db, k)
-		e := wb.table[string(*tk)]
-		if e == nil {
-			continue
-		}
-		e.pend = false
-		if seqs != nil && seqs[i] > 0 {
-			e.seq = seqs[i]
-			wb.lastSeq = max(wb.lastSeq, seqs[i])
-		} else if e.seq == 0 {
-			wb.removeLocked(e)
-		}
+	*tk = tableKey(*tk, db, key)
+	e := wb.table[string(*tk)]
+	if e == nil {
+		return
+	}
+	e.pend = false
+	if seq > 0 {
+		e.seq, e.unjournaled = seq, false
+		wb.lastSeq = max(wb.lastSeq, seq)
+	} else {
+		e.unjournaled = true
 	}
 	if wb.count.Load() >= int64(wb.cfg.MaxBatch) {
 		wb.poke()
+	}
+}
+
+// abandon ends begin for a key whose new state was not stored: an entry
+// with nothing else to flush is removed.
+func (wb *writeBack) abandon(tk *[]byte, db int, key []byte) {
+	wb.mu.Lock()
+	defer wb.mu.Unlock()
+	*tk = tableKey(*tk, db, key)
+	if e := wb.table[string(*tk)]; e != nil && e.pend {
+		e.pend = false
+		if e.seq == 0 && !e.unjournaled {
+			wb.removeLocked(e)
+		}
 	}
 }
 
@@ -299,7 +315,7 @@ func (wb *writeBack) removeLocked(e *wbEntry) {
 func (wb *writeBack) watermarkLocked() uint64 {
 	w := wb.lastSeq
 	for e := wb.head; e != nil; e = e.next {
-		if e.pend {
+		if e.pend || e.unjournaled {
 			w = min(w, e.floor)
 		}
 		if e.seq > 0 {
@@ -431,6 +447,7 @@ func (wb *writeBack) loop() {
 type wbItem struct {
 	e     *wbEntry
 	seq   uint64
+	unj   bool
 	ver   uint64
 	db    int
 	key   []byte
@@ -451,7 +468,7 @@ func (wb *writeBack) flushOnce(bs *wbBatch) (int, error) {
 	wb.mu.Lock()
 	var picked []*wbEntry
 	for e := wb.head; e != nil && len(picked) < wb.cfg.MaxBatch; e = e.next {
-		if !e.pend && e.seq > 0 {
+		if !e.pend && (e.seq > 0 || e.unjournaled) {
 			picked = append(picked, e)
 		}
 	}
@@ -470,13 +487,13 @@ func (wb *writeBack) flushOnce(bs *wbBatch) (int, error) {
 		key := []byte(e.key)
 		held := wb.lockKeys(nil, e.db, [][]byte{key})
 		wb.mu.Lock()
-		gone, pend, seq := e.gone, e.pend, e.seq
+		gone, pend, seq, unj := e.gone, e.pend, e.seq, e.unjournaled
 		wb.mu.Unlock()
 		if gone || pend {
 			wb.unlockKeys(held)
 			continue
 		}
-		it := wbItem{e: e, seq: seq, db: e.db, key: key}
+		it := wbItem{e: e, seq: seq, unj: unj, db: e.db, key: key}
 		var ok bool
 		it.val, it.tag, it.ver, ok = c.PeekDirty(nil, e.db, key)
 		wb.unlockKeys(held)
@@ -484,7 +501,7 @@ func (wb *writeBack) flushOnce(bs *wbBatch) (int, error) {
 			// The write that made it dirty failed to store (its client got
 			// an error): nothing to flush.
 			wb.mu.Lock()
-			if e.seq == seq && !e.pend {
+			if e.seq == seq && e.unjournaled == unj && !e.pend {
 				wb.removeLocked(e)
 			}
 			wb.mu.Unlock()
@@ -518,7 +535,7 @@ func (wb *writeBack) flushOnce(bs *wbBatch) (int, error) {
 		done++
 		held := wb.lockKeys(nil, it.db, [][]byte{it.key})
 		wb.mu.Lock()
-		if !it.e.gone && !it.e.pend && it.e.seq == it.seq {
+		if !it.e.gone && !it.e.pend && it.e.seq == it.seq && it.e.unjournaled == it.unj {
 			wb.removeLocked(it.e)
 		} else if !it.e.gone {
 			// Rewritten meanwhile: the newer state goes in a later batch;
@@ -818,10 +835,10 @@ func (wb *writeBack) replay(ctx context.Context) (int, error) {
 		if _, err := c.PutDirty(e.DB, key, val, tag, ttl); err != nil {
 			return fmt.Errorf("write-back replay: key %q: %w", key, err)
 		}
-		if err := wb.begin(&tk, e.DB, [][]byte{key}); err != nil {
+		if err := wb.begin(&tk, e.DB, key, time.Now()); err != nil {
 			return err
 		}
-		wb.commit(&tk, e.DB, [][]byte{key}, []uint64{e.Seq})
+		wb.commit(&tk, e.DB, key, e.Seq)
 		return nil
 	})
 	return n, err

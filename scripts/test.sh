@@ -50,7 +50,7 @@ fi
 
 echo "== go test -race"
 # Tests whose tool is installed above fail instead of skipping without it.
-export DEPLOYTEST_REQUIRE_HELM=1 TELEMETRYTEST_REQUIRE_CHROMIUM=1
+export DEPLOYTEST_REQUIRE_HELM=1 TELEMETRYTEST_REQUIRE_CHROMIUM=1 DEPLOYTEST_REQUIRE_UNGATED=1
 # Tests that need redis-server fail (instead of skipping) when it is missing.
 export REDISTEST_REQUIRE_REDIS=1
 go test -race -timeout 25m "$@" ./...
