@@ -13,6 +13,7 @@ import (
 	"github.com/respcache/respcache/store/journal"
 	"github.com/respcache/respcache/store/redis"
 	"github.com/respcache/respcache/telemetry"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // The session's side of write-back (see writeback.go for the design).
@@ -53,7 +54,8 @@ type wbPending struct {
 	key, val [2]int // offsets in arena
 	tag      byte
 	exp      int64
-	slot     int // its command's slot in the batch
+	slot     int             // its command's slot in the batch
+	span     context.Context // the command's span, when sampled
 }
 
 const (
@@ -231,6 +233,9 @@ func (s *session) wbWrite(cmd *resp.Command, c *Command, sl *slot) bool {
 			return true
 		}
 		p := wbPending{db: db, tag: x.tags[n], exp: x.exps[n], slot: s.cur}
+		if sl.span.Recording() {
+			p.span = sl.spanCtx
+		}
 		p.key[0] = len(x.arena)
 		x.arena = append(x.arena, k...)
 		p.key[1] = len(x.arena)
@@ -302,7 +307,19 @@ func (s *session) wbRelease() {
 		for n := range x.entries {
 			x.eptrs = append(x.eptrs, &x.entries[n])
 		}
+		var spans []telemetry.Span
+		if tr := s.srv.ins.tel.Tracing; tr != nil {
+			for _, p := range x.pending {
+				if p.span != nil {
+					_, sp := tr.StartInternal(p.span, telemetry.SpanJournalAppend)
+					spans = append(spans, sp)
+				}
+			}
+		}
 		last, err := wb.j.AppendBatch(s.ctx, x.eptrs)
+		for _, sp := range spans {
+			sp.End(err)
+		}
 		if err != nil {
 			s.srv.log.Error("write-back: journal append failed", "records", len(x.pending), "err", err)
 			msg := "ERR write-back journal: " + sanitize(err.Error()) + "; the write may or may not be applied"
@@ -315,6 +332,9 @@ func (s *session) wbRelease() {
 			first := last - uint64(len(x.pending)) + 1
 			for n, p := range x.pending {
 				wb.commit(&x.tk, p.db, x.arena[p.key[0]:p.key[1]], first+uint64(n))
+				if p.span != nil {
+					wb.link(&x.tk, p.db, x.arena[p.key[0]:p.key[1]], trace.SpanContextFromContext(p.span))
+				}
 			}
 		}
 		x.pending = x.pending[:0]

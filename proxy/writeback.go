@@ -14,6 +14,8 @@ import (
 	"github.com/respcache/respcache/resp"
 	"github.com/respcache/respcache/store/journal"
 	"github.com/respcache/respcache/store/redis"
+	"github.com/respcache/respcache/telemetry"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Write-back (write.mode: write-back).
@@ -84,9 +86,12 @@ type wbEntry struct {
 	// unjournaled: the latest state's append failed; it is flushed all the
 	// same (its client got an error: outcome unknown).
 	unjournaled bool
-	since time.Time
-	last  time.Time // the latest write
-	gone  bool      // removed from the table
+	since       time.Time
+	last        time.Time // the latest write
+	gone        bool      // removed from the table
+	// links are the sampled spans of the writes this entry's state carries
+	// (at most maxLinks), for the flush span.
+	links []trace.SpanContext
 
 	prev, next *wbEntry // the flush queue, oldest first
 }
@@ -252,6 +257,19 @@ func (wb *writeBack) commit(tk *[]byte, db int, key []byte, seq uint64) {
 	}
 	if wb.count.Load() >= int64(wb.cfg.MaxBatch) {
 		wb.poke()
+	}
+}
+
+// maxLinks bounds the span links one key contributes to a flush span.
+const maxLinks = 8
+
+// link remembers a sampled write's span for the key's flush span.
+func (wb *writeBack) link(tk *[]byte, db int, key []byte, sc trace.SpanContext) {
+	wb.mu.Lock()
+	defer wb.mu.Unlock()
+	*tk = tableKey(*tk, db, key)
+	if e := wb.table[string(*tk)]; e != nil && len(e.links) < maxLinks {
+		e.links = append(e.links, sc)
 	}
 }
 
@@ -460,6 +478,7 @@ type wbItem struct {
 
 type wbBatch struct {
 	items []wbItem
+	links []trace.SpanContext
 }
 
 // flushOnce sends one batch and returns how many keys it held.
@@ -480,7 +499,7 @@ func (wb *writeBack) flushOnce(bs *wbBatch) (int, error) {
 		}
 		return 0, nil
 	}
-	bs.items = bs.items[:0]
+	bs.items, bs.links = bs.items[:0], bs.links[:0]
 	c := wb.srv.cs.c
 	now := time.Now().UnixMilli()
 	for _, e := range picked {
@@ -488,7 +507,10 @@ func (wb *writeBack) flushOnce(bs *wbBatch) (int, error) {
 		held := wb.lockKeys(nil, e.db, [][]byte{key})
 		wb.mu.Lock()
 		gone, pend, seq, unj := e.gone, e.pend, e.seq, e.unjournaled
+		links := e.links
+		e.links = nil
 		wb.mu.Unlock()
+		bs.links = append(bs.links, links...)
 		if gone || pend {
 			wb.unlockKeys(held)
 			continue
@@ -520,6 +542,10 @@ func (wb *writeBack) flushOnce(bs *wbBatch) (int, error) {
 		return 0, nil
 	}
 	ctx, cancel := context.WithTimeout(wb.ctx, wb.cfg.FlushTimeout)
+	var span telemetry.Span
+	if tr := wb.srv.ins.tel.Tracing; tr != nil {
+		ctx, span = tr.StartLinked(ctx, telemetry.SpanFlush, bs.links, telemetry.AttrFlushKeys.Int(len(bs.items)))
+	}
 	wb.sink.send(ctx, bs.items)
 	cancel()
 	var firstErr error
@@ -552,6 +578,7 @@ func (wb *writeBack) flushOnce(bs *wbBatch) (int, error) {
 		wb.unlockKeys(held)
 	}
 	wb.flushd.Add(uint64(done))
+	span.End(firstErr)
 	wb.confirm()
 	return len(bs.items), firstErr
 }

@@ -17,6 +17,8 @@ import (
 	"github.com/respcache/respcache/resp"
 	"github.com/respcache/respcache/store/journal"
 	"github.com/respcache/respcache/store/redis"
+	"github.com/respcache/respcache/telemetry"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 )
 
 // wbProxy is a write-back proxy for a test.
@@ -354,5 +356,77 @@ func TestWriteBackConcurrentIncr(t *testing.T) {
 	}
 	if want := clients * per * 9 / 10; total != want {
 		t.Fatalf("backend holds %d increments, want %d", total, want)
+	}
+}
+
+// TestWriteBackSpans checks the write-back spans: the journal append is a
+// child of the sampled write's span, and the flush batch that carries the
+// write is a root span linked to it.
+func TestWriteBackSpans(t *testing.T) {
+	exp := tracetest.NewInMemoryExporter()
+	tr, err := telemetry.NewTracingWithExporter(context.Background(), telemetry.TraceConfig{SampleRatio: 1}, nil, exp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tr.Shutdown(context.Background()) })
+	up := redistest.Start(t)
+	j, err := journal.Open(context.Background(), journal.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { j.Close() })
+	c, err := cache.New(cache.Config{MaxMemory: 16 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	p := startProxy(t, Config{
+		Cache:     CacheConfig{Cache: c},
+		WriteBack: &WriteBackConfig{Journal: j},
+		Telemetry: Telemetry{Tracing: tr},
+	}, redis.Config{Addrs: []string{up.Addr()}})
+	conn := redistest.Dial(t, p.Addr)
+	if got := conn.DoString("SET", "traced", "1"); got != "+OK\r\n" {
+		t.Fatalf("SET = %q", got)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := p.srv.DrainWriteBack(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.ForceFlush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var set, appendSp, flush *tracetest.SpanStub
+	spans := exp.GetSpans()
+	for i := range spans {
+		switch s := &spans[i]; s.Name {
+		case "set":
+			set = s
+		case telemetry.SpanJournalAppend:
+			appendSp = s
+		case telemetry.SpanFlush:
+			flush = s
+		}
+	}
+	if set == nil || appendSp == nil || flush == nil {
+		names := []string{}
+		for _, s := range spans {
+			names = append(names, s.Name)
+		}
+		t.Fatalf("want set, %s and %s spans, got %v", telemetry.SpanJournalAppend, telemetry.SpanFlush, names)
+	}
+	if appendSp.Parent.SpanID() != set.SpanContext.SpanID() {
+		t.Errorf("journal append span's parent %v, want the SET span %v", appendSp.Parent.SpanID(), set.SpanContext.SpanID())
+	}
+	if flush.Parent.IsValid() {
+		t.Errorf("flush span has a parent: %v", flush.Parent)
+	}
+	linked := false
+	for _, l := range flush.Links {
+		linked = linked || l.SpanContext.SpanID() == set.SpanContext.SpanID()
+	}
+	if !linked {
+		t.Errorf("flush span links %v, want the SET span %v", flush.Links, set.SpanContext.SpanID())
 	}
 }

@@ -268,3 +268,59 @@ func (u *Upstream) start(ctx context.Context, op string, db int) (context.Contex
 	ctx, sp := u.t.tracer.Start(ctx, op, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
 	return ctx, Span{sp}
 }
+
+// Span names of respcache's own work (not client commands).
+const (
+	// SpanJournalAppend is the write of a pipeline's write-back records to
+	// the journal, a child of each sampled command whose record it holds.
+	SpanJournalAppend = "respcache.journal.append"
+	// SpanFlush is one write-back flush batch: a root span linked to the
+	// spans of the writes whose states it carries.
+	SpanFlush = "respcache.writeback.flush"
+)
+
+// AttrFlushKeys is the number of keys in a flush batch.
+const AttrFlushKeys = attribute.Key("respcache.writeback.keys")
+
+// StartInternal starts an INTERNAL span named name as a child of the span
+// in ctx, recorded exactly when that span is: for an unsampled command it
+// returns the zero Span at no cost. Safe for concurrent use.
+func (t *Tracing) StartInternal(ctx context.Context, name string, attrs ...attribute.KeyValue) (context.Context, Span) {
+	if t.tp == nil {
+		return ctx, Span{}
+	}
+	psc := trace.SpanContextFromContext(ctx)
+	if !psc.IsValid() || !psc.IsSampled() {
+		return ctx, Span{}
+	}
+	ctx, sp := t.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindInternal), trace.WithAttributes(attrs...))
+	return ctx, Span{sp}
+}
+
+// StartLinked starts the root INTERNAL span of work done later on behalf of
+// earlier commands (a write-back flush batch), with a link to each of their
+// spans. It is recorded when any link is sampled (so a sampled write's
+// trace leads to its flush), otherwise at the sample ratio. links may be
+// empty. Safe for concurrent use.
+func (t *Tracing) StartLinked(ctx context.Context, name string, links []trace.SpanContext, attrs ...attribute.KeyValue) (context.Context, Span) {
+	if t.tp == nil {
+		return ctx, Span{}
+	}
+	linked := false
+	for _, l := range links {
+		linked = linked || l.IsSampled()
+	}
+	if !linked && !t.sampler.draw() {
+		return ctx, Span{}
+	}
+	ctx = context.WithValue(ctx, preSampledKey{}, struct{}{})
+	ls := make([]trace.Link, 0, len(links))
+	for _, l := range links {
+		if l.IsValid() {
+			ls = append(ls, trace.Link{SpanContext: l})
+		}
+	}
+	ctx, sp := t.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindInternal), trace.WithNewRoot(),
+		trace.WithLinks(ls...), trace.WithAttributes(attrs...))
+	return ctx, Span{sp}
+}

@@ -334,3 +334,22 @@ func (s *ratioSampler) ShouldSample(p sdktrace.SamplingParameters) sdktrace.Samp
 func (s *ratioSampler) Description() string {
 	return fmt.Sprintf("RespcacheTraceIDRatio{%g}", s.ratio())
 }
+
+// NewTracingWithExporter is NewTracerProvider with the caller's exporter
+// (an in-memory one in other packages' tests, or an embedding program's):
+// cfg.Exporter and the OTEL_* exporter variables are ignored, the rest of
+// cfg and env apply as in NewTracerProvider.
+func NewTracingWithExporter(ctx context.Context, cfg TraceConfig, env []string, exp sdktrace.SpanExporter) (*Tracing, error) {
+	cfg.EnsureDefaults()
+	if cfg.Exporter == ExporterNone {
+		cfg.Exporter = ExporterStdout // any exporting value: exp replaces it
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s, err := resolveTrace(cfg, env)
+	if err != nil {
+		return nil, err
+	}
+	return newTracing(ctx, s, exp)
+}
