@@ -32,6 +32,9 @@ type Stats struct {
 	// headers), Dead (space of removed items not yet compacted) and Free
 	// (never written).
 	Segments, Payload, Headers, Dead, Free int64
+	// SegmentsFree, SegmentsActive and SegmentsSealed count the pool's
+	// segments by state (empty; receiving writes; full).
+	SegmentsFree, SegmentsActive, SegmentsSealed int
 	Index                                  int64 // hash index bytes
 	Slots                                  int64 // slot table bytes (item id -> location)
 	Policy                                 int64 // eviction metadata bytes charged for the policy
@@ -76,6 +79,8 @@ func (c *Cache) Stats() Stats {
 	st.Items = ps.Items
 	st.MaxMemory = c.quota
 	st.Segments = ps.Mapped
+	st.SegmentsFree, st.SegmentsActive = ps.FreeSegments, ps.ActiveSegments
+	st.SegmentsSealed = ps.Segments - ps.FreeSegments - ps.ActiveSegments
 	st.Payload = c.payload
 	st.Headers = ps.Live - c.payload
 	st.Dead = ps.Dead

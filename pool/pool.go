@@ -114,6 +114,10 @@ type Stats struct {
 	Free     int64 // never-written space: free segments and active tails
 	Items    int64 // live items
 	Segments int   // mapped segments
+	// FreeSegments are mapped and empty; ActiveSegments (0 or 1) receives
+	// Puts; the rest (Segments-FreeSegments-ActiveSegments) are sealed:
+	// full, holding live and dead items until compaction empties them.
+	FreeSegments, ActiveSegments int
 	// Compactions counts segments reclaimed by Compact; Moved the bytes
 	// it copied (write amplification = (Moved+Live written)/Live written).
 	Compactions int64
@@ -541,12 +545,15 @@ func (p *Pool) Limit() int64 { return p.limit }
 // Stats returns the accounting.
 func (p *Pool) Stats() Stats {
 	free := int64(len(p.free)) * int64(p.segSize)
+	active := 0
 	if p.active >= 0 {
 		free += int64(p.segSize) - int64(p.meta[p.active].tail)
+		active = 1
 	}
 	return Stats{
 		Limit: p.limit, Mapped: p.mapped, Live: p.live, Dead: p.dead, Free: free,
 		Items: p.items, Segments: int(p.mapped / int64(p.segSize)),
+		FreeSegments: len(p.free), ActiveSegments: active,
 		Compactions: p.compactions, Moved: p.moved,
 	}
 }

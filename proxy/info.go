@@ -24,6 +24,9 @@ type Info struct {
 	FlushLag               time.Duration
 	JournalBytes           int64
 	MaxDirty               int64 // write.max_dirty; 0 without write-back
+	// PoolSegments counts the memory pool's segments by state (free,
+	// active, sealed), for metrics.
+	PoolSegments map[string]int64
 	// Namespaces is each namespace's usage (metrics and the status page;
 	// INFO does not print it).
 	Namespaces []cache.NamespaceStats
@@ -42,6 +45,7 @@ func (s *Server) Info() Info {
 	in.CacheEvictions, in.CacheExpirations, in.CacheInvalidations = st.Evictions, st.Expirations, st.Invalidations
 	in.DirtyKeys, in.DirtyBytes = st.DirtyKeys, st.DirtyBytes
 	in.Namespaces = st.Namespaces
+	in.PoolSegments = map[string]int64{"free": int64(st.SegmentsFree), "active": int64(st.SegmentsActive), "sealed": int64(st.SegmentsSealed)}
 	if s.wb != nil {
 		ws := s.wb.stats()
 		in.FlushLag, in.JournalBytes, in.MaxDirty = ws.FlushLag, ws.JournalBytes, st.MaxDirty

@@ -333,12 +333,22 @@ func (s *session) runBatch(cmds []resp.Command) {
 
 // flushLanes writes the queued requests and waits for their replies.
 func (s *session) flushLanes() {
+	m := s.srv.ins.tel.Metrics
+	var start time.Time
+	if m != nil && len(s.touched) > 0 {
+		start = time.Now()
+	}
 	for i, l := range s.touched {
 		l.Flush()
 		s.touched[i] = nil
 	}
 	s.touched = s.touched[:0]
 	s.wg.Wait()
+	if !start.IsZero() {
+		// One pipelined round trip to the upstream (all lanes the batch
+		// used): respcache_upstream_duration_seconds.
+		m.ObserveUpstream(time.Since(start))
+	}
 }
 
 // appendErrorReply renders a backend failure as a Redis error reply.

@@ -121,6 +121,7 @@ func snapshot(srv *proxy.Server, s *telemetry.CacheSnapshot) {
 	}
 	s.DirtyKeys, s.DirtyBytes = in.DirtyKeys, in.DirtyBytes
 	s.MaxDirtyBytes, s.FlushLag = in.MaxDirty, in.FlushLag
+	s.Segments = in.PoolSegments
 	switch in.TrackingStatus {
 	case "up":
 		s.Tracking = telemetry.TrackingUp

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -96,10 +97,18 @@ func TestOperate(t *testing.T) {
 		`respcache_command_duration_seconds_bucket{command="get"`,
 		"respcache_cache_hits_total ", "respcache_cache_misses_total ", "respcache_tracking_up 1",
 		`respcache_cache_memory_quota_bytes{namespace="*"} 6.7108864e+07`, "respcache_connections 1", "go_gc_duration_seconds",
+		`respcache_pool_segments{state="active"} 1`, `respcache_pool_segments{state="free"}`, `respcache_pool_segments{state="sealed"}`,
 	} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %q", want)
 		}
+	}
+	// The SET went to redis-server (the GETs are hits: the SET's reply
+	// updated the local copy): at least one upstream round trip.
+	if m := regexp.MustCompile(`respcache_upstream_duration_seconds_count (\d+)`).FindStringSubmatch(metrics); m == nil {
+		t.Errorf("/metrics lacks respcache_upstream_duration_seconds")
+	} else if n, _ := strconv.Atoi(m[1]); n < 1 {
+		t.Errorf("respcache_upstream_duration_seconds_count %d, want >= 1", n)
 	}
 	if _, page := get("/"); !strings.Contains(page, "respcache") || !strings.Contains(page, "data-pct") {
 		t.Errorf("status page:\n%s", page)
