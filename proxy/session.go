@@ -18,6 +18,10 @@ import (
 // replies a connection holds at once.
 const maxBatch = 512
 
+// outChunk is the output size at which replies are written out while a
+// batch's replies are still being copied.
+const outChunk = 256 << 10
+
 // slot holds the reply to one command of a batch.
 type slot struct {
 	req     redis.Request
@@ -106,6 +110,7 @@ type session struct {
 	draining bool
 
 	closeAfter bool
+	dropOut    bool // over the output buffer limit: nothing more is written
 
 	// Read cache state of the current batch (cached.go).
 	batch      []resp.Command
@@ -250,15 +255,22 @@ func (s *session) cleanup() {
 	}
 }
 
+// overOutputLimit drops a client whose pending replies exceed
+// limits.client_output_buffer: nothing more is written to it.
+func (s *session) overOutputLimit(bytes int64) {
+	s.srv.log.Warn("closing client over the output buffer limit", "id", s.id,
+		"addr", s.conn.RemoteAddr().String(), "bytes", bytes)
+	s.closeAfter, s.dropOut = true, true
+	s.out = s.out[:0]
+}
+
 // flushOut writes the pending replies; false means the client is gone.
 func (s *session) flushOut() bool {
 	if len(s.out) == 0 {
 		return true
 	}
 	if int64(len(s.out)) > s.srv.cfg.ClientOutputBuffer {
-		s.srv.log.Warn("closing client over the output buffer limit", "id", s.id,
-			"addr", s.conn.RemoteAddr().String(), "bytes", len(s.out))
-		s.out = s.out[:0]
+		s.overOutputLimit(int64(len(s.out)))
 		return false
 	}
 	s.wmu.Lock()
@@ -293,14 +305,29 @@ func (s *session) runBatch(cmds []resp.Command) {
 		s.vers, s.wpos, s.wdone = s.vers[:0], s.wpos[:0], s.wdone[:0]
 		s.fillStart, s.writeStart = time.Time{}, time.Time{}
 	}
+	local := 0 // reply bytes produced locally so far
 	for i := range cmds {
 		sl := &s.slots[i]
 		sl.req.Reply = sl.req.Reply[:0]
 		sl.req.Err = nil
+		sl.req.Done = nil // set again when the request goes to a lane
 		sl.noReply = false
 		s.cur = i
 		s.dispatch(&cmds[i], sl)
 		if s.closeAfter {
+			n = i + 1
+			break
+		}
+		// Replies answered locally (cache hits) count against the output
+		// buffer as they are made: a pipeline whose replies go over it
+		// disconnects the client, as redis-server's client-output-buffer
+		// hard limit does, before respcache holds more of them. (A reply
+		// coming from a lane is not read here: it may still be arriving.)
+		if sl.req.Done != nil {
+			continue
+		}
+		if local += len(sl.req.Reply); int64(local) > s.srv.cfg.ClientOutputBuffer {
+			s.overOutputLimit(int64(local))
 			n = i + 1
 			break
 		}
@@ -316,13 +343,27 @@ func (s *session) runBatch(cmds []resp.Command) {
 	if s.srv.ins.on {
 		s.observeBatch(cmds, n, start)
 	}
+	if !s.dropOut {
+		total := int64(len(s.out))
+		for i := 0; i < n; i++ {
+			total += int64(len(s.slots[i].req.Reply))
+		}
+		if total > s.srv.cfg.ClientOutputBuffer {
+			s.overOutputLimit(total)
+		}
+	}
 	for i := 0; i < n; i++ {
 		sl := &s.slots[i]
-		if !sl.noReply {
+		if !sl.noReply && !s.dropOut {
 			if sl.req.Err != nil {
 				s.out = appendErrorReply(s.out, sl.req.Err)
 			} else {
 				s.out = append(s.out, sl.req.Reply...)
+			}
+			// Stream large outputs: the copy never holds more than about
+			// outChunk beyond one reply.
+			if len(s.out) >= outChunk && !s.flushOut() {
+				s.closeAfter, s.dropOut = true, true
 			}
 		}
 		if cap(sl.req.Reply) > 64<<10 {

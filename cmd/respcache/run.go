@@ -225,16 +225,20 @@ func build(cfg *config.Config, log *slog.Logger, tel proxy.Telemetry) (*built, e
 
 // buildCache makes the local cache from the cache section.
 func buildCache(c config.Cache, w config.Write) (*cache.Cache, error) {
-	cc, err := cache.New(cache.Config{
-		MaxMemory:           int64(c.MaxMemory),
-		MaxItemSize:         int(c.MaxItemSize),
-		TTL:                 time.Duration(c.TTL),
-		Namespaces:          cacheNamespaces(c),
-		MaxDirty:            int64(w.MaxDirty),
-		BackpressureTimeout: time.Duration(w.BackpressureTimeout),
-	})
+	cfg := cache.Config{
+		MaxMemory:   int64(c.MaxMemory),
+		MaxItemSize: int(c.MaxItemSize),
+		TTL:         time.Duration(c.TTL),
+		Namespaces:  cacheNamespaces(c),
+	}
+	if w.Mode == "write-back" {
+		// Only write-back has dirty items; in write-through mode the
+		// default max_dirty must not constrain a small quota.
+		cfg.MaxDirty, cfg.BackpressureTimeout = int64(w.MaxDirty), time.Duration(w.BackpressureTimeout)
+	}
+	cc, err := cache.New(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("cache: %w", err)
+		return nil, err // the cache package's errors say "cache: ..."
 	}
 	return cc, nil
 }
