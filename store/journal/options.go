@@ -41,8 +41,8 @@ type Options struct {
 	Fsync string
 	// SegmentSize is the size in bytes beyond which the journal starts a new
 	// segment file; default 64 MiB, at least MinSegmentSize. A segment
-	// exceeds it by at most one Append or AppendBatch (a batch is never
-	// split). Smaller segments free disk space sooner after Confirm, at the
+	// exceeds it by at most one group of Appends (a group, and so a batch,
+	// is never split). Smaller segments free disk space sooner after Confirm, at the
 	// cost of more files and one extra fsync per roll.
 	SegmentSize int64
 	// Logger receives recovery reports (a torn tail cut off, a stale
