@@ -47,6 +47,8 @@ wait_pong() { for _ in $(seq 100); do [ "$(redis-cli -p "$1" ping 2>/dev/null)" 
 
 BIN=$WORK/respcache
 (cd "$REPO_DIR" && go build -o "$BIN" ./cmd/respcache)
+# The chart program, built before the runs so that a broken build fails fast.
+(cd "$REPO_DIR" && go build -o "$WORK/chart" ./bench/chart)
 RCENV=()
 [ "$GOMAXPROCS_RC" = 0 ] || RCENV=(env GOMAXPROCS="$GOMAXPROCS_RC")
 RAW=$WORK/raw.csv
@@ -123,6 +125,21 @@ END {
 	if (c in MR) printf "| misses (every GET fills) | %s | | %.0f | %.0f | | %.2fx (miss cost: %.2fx a passthrough) | - / %.3f / %.3f |\n", w, MR[c], MR[p], MR[c]/MR[p], MR[p]/MR[c], M99[c], M99[p]
 }' "$RAW")
 
+# Keep the raw numbers (bench/out is git-ignored) and chart them into
+# bench/charts/ beside the markdown file, where the section's relative link
+# points. A failed chart leaves the section without it and fails the script
+# at the end.
+mkdir -p "$REPO_DIR/bench/out"
+cp "$RAW" "$REPO_DIR/bench/out/cache-latest.csv"
+CHART_PNG=$(dirname "$OUTPUT")/bench/charts/cache.png
+CHART_MD= CHART_RC=0
+"$WORK/chart" -in "$REPO_DIR/bench/out/cache-latest.csv" -kind cache -clients "$CLIENTS" -pipeline "$PIPELINE" \
+	-requests "$REQUESTS" -note "respcache GOMAXPROCS=$GOMAXPROCS_RC" -out "$CHART_PNG" || CHART_RC=$?
+if [ "$CHART_RC" = 0 ]; then
+	log "chart: $CHART_PNG"
+	CHART_MD=$'\n\n![Read cache: median GET ops/s and p99 latency of redis-server and respcache with and without its cache, min-max across rounds](bench/charts/cache.png)'
+fi
+
 SECTION=$(cat <<EOF
 <!-- BEGIN cache -->
 ## Read cache: hits and misses against redis-server
@@ -137,7 +154,7 @@ invalidation link is up). respcache runs with GOMAXPROCS=$GOMAXPROCS_RC (0: all 
 one CPU, the budget of single-threaded redis-server; on this 2-core machine redis-benchmark uses the
 other core (see bench/cache.sh for the GOMAXPROCS=2 comparison).
 
-$TABLE
+$TABLE$CHART_MD
 <!-- END cache -->
 EOF
 )
@@ -154,3 +171,4 @@ else
 fi
 echo "$SECTION"
 log "raw numbers: $RAW"
+[ "$CHART_RC" = 0 ] || { log "bench/chart failed (see above); the section was written without its chart"; exit 1; }

@@ -350,6 +350,20 @@ if [ -z "$RESPCACHE_BIN" ]; then
 else
     [ -x "$RESPCACHE_BIN" ] || die "--respcache-bin $RESPCACHE_BIN is not an executable file"
 fi
+# The chart program (bench/chart) is built now so that a broken build stops
+# the script before the runs, not after them. Without Go (--respcache-bin on
+# a machine without it) the section is written without its chart.
+CHART_BIN=
+if command -v go >/dev/null 2>&1; then
+    CHART_BIN=$WORK/chart
+    # shellcheck disable=SC2086 # GO_BUILD_FLAGS is a list of flags
+    if ! (cd "$REPO_DIR" && go build $GO_BUILD_FLAGS -o "$CHART_BIN" ./bench/chart) >"$WORK/build-chart.log" 2>&1; then
+        cat "$WORK/build-chart.log" >&2
+        die "go build ./bench/chart failed"
+    fi
+else
+    log "go not found: the section will have no chart"
+fi
 
 # ---------------------------------------------------------------- facts
 
@@ -485,6 +499,7 @@ F_LOAD_END=$(loadavg)
 mkdir -p "$BENCH_DIR/out"
 RAW_KEEP=$BENCH_DIR/out/passthrough-$(date -u +%Y%m%dT%H%M%SZ).csv
 cp "$RAW" "$RAW_KEEP"
+cp "$RAW" "$BENCH_DIR/out/passthrough-latest.csv"
 log "runs done in ${WALL}s; raw results: $RAW_KEEP"
 
 # ---------------------------------------------------------------- report
@@ -643,6 +658,21 @@ END {
     print para
 }' "$RAW" >"$SECTION" || die "could not render the markdown section"
 
+# The chart goes to bench/charts/ beside the markdown file, so that the
+# section's relative link resolves wherever --output points; a failed chart
+# leaves the section without it and fails the script at the end.
+CHART_FAILED=0
+if [ -n "$CHART_BIN" ]; then
+    CHART_PNG=$(dirname "$OUTPUT")/bench/charts/passthrough.png
+    if "$CHART_BIN" -in "$BENCH_DIR/out/passthrough-latest.csv" -kind passthrough -clients "$CLIENTS" \
+        -pipeline "$PIPELINE" -requests "$REQ_UNPIPED, $REQ_PIPED pipelined" -out "$CHART_PNG"; then
+        log "chart: $CHART_PNG"
+        printf '\n![Passthrough: median ops/s and p99 latency of redis-server, twemproxy and respcache, min-max across rounds](bench/charts/passthrough.png)\n' >>"$SECTION"
+    else
+        CHART_FAILED=1
+    fi
+fi
+
 # Replace the section between the markers (or append it); everything else in
 # the file is kept as it is.
 BEGIN_MARK='<!-- BEGIN passthrough -->'
@@ -674,3 +704,4 @@ else
 fi
 cat "$NEW" >"$OUTPUT"
 log "wrote the passthrough section to $OUTPUT (wall time ${WALL}s for the runs)"
+[ "$CHART_FAILED" = 0 ] || die "bench/chart failed (see above); the section was written without its chart"

@@ -85,8 +85,8 @@ stop_all() {
 	PIDS=()
 }
 # On every exit: stop what the script started, and drop the data
-# directories and the binary (hundreds of MiB); logs and raw numbers stay.
-trap 'stop_all; rm -rf "$WORK"/speed/*/data "$WORK"/speed/*/appendonlydir "$WORK"/memory/data "$WORK"/respcache' EXIT
+# directories and the binaries (hundreds of MiB); logs and raw numbers stay.
+trap 'stop_all; rm -rf "$WORK"/speed/*/data "$WORK"/speed/*/appendonlydir "$WORK"/memory/data "$WORK"/respcache "$WORK"/chart' EXIT
 log() { echo "disk.sh: $*" >&2; }
 die() { echo "disk.sh: $*" >&2; exit 1; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -106,6 +106,8 @@ T0=$SECONDS
 
 BIN=$WORK/respcache
 (cd "$REPO_DIR" && go build -o "$BIN" ./cmd/respcache)
+# The chart program, built before the runs so that a broken build fails fast.
+(cd "$REPO_DIR" && go build -o "$WORK/chart" ./bench/chart)
 # RCENV prefixes respcache's command line with the chosen GOMAXPROCS; env
 # execs the binary, so $! is respcache's own pid (the memory sampler reads it).
 RCENV=(env)
@@ -113,6 +115,7 @@ RCENV=(env)
 GITREV=$(cd "$REPO_DIR" && git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 
 # ---------------------------------------------------------------- speed
+CHART_MD= CHART_RC=0
 TESTS=set,get,incr,lpush,hset,sadd,zadd
 RAW=$WORK/speed.csv
 : >"$RAW"
@@ -209,6 +212,19 @@ if [ $SKIP_SPEED = 0 ]; then
 	END { for (k in n) { sp = (hi[k] - lo[k]) / (s[k] / n[k]); tot += sp; cnt++; if (sp > mx) { mx = sp; mk = k } }
 		split(mk, p, SUBSEP); printf "the min-max spread across rounds is %.0f%% of the mean on average, up to %.0f%% (%s %s)", 100 * tot / cnt, 100 * mx, p[2], p[1] }' "$RAW")
 	[ "$ROUNDS" -gt 1 ] || SPEED_NOISE="one round only, so no spread to show"
+	# Keep the raw numbers (bench/out is git-ignored) and chart them into
+	# bench/charts/ beside the markdown file, where the section's relative
+	# link points. A failed chart leaves the section without it and fails
+	# the script at the end.
+	mkdir -p "$REPO_DIR/bench/out"
+	cp "$RAW" "$REPO_DIR/bench/out/disk-latest.csv"
+	CHART_PNG=$(dirname "$OUTPUT")/bench/charts/disk.png
+	"$WORK/chart" -in "$REPO_DIR/bench/out/disk-latest.csv" -kind disk -clients "$CLIENTS" -requests "$REQUESTS" \
+		-note "-r $KEYSPACE, unpipelined; respcache GOMAXPROCS=$GOMAXPROCS_RC" -out "$CHART_PNG" || CHART_RC=$?
+	if [ "$CHART_RC" = 0 ]; then
+		log "chart: $CHART_PNG"
+		CHART_MD=$'\n\n![Disk store: median ops/s and p99 latency per command of redis-server with AOF and respcache on its disk store, min-max across rounds](bench/charts/disk.png)'
+	fi
 	GET_HITS=$(awk -F, '{ r[NR] = ($2 + $3) ? $2 / ($2 + $3) : 0 } END {
 		for (i = 2; i <= NR; i++) for (j = i; j > 1 && r[j] < r[j-1]; j--) { t = r[j]; r[j] = r[j-1]; r[j-1] = t }
 		printf "%.0f%%", 100 * ((NR % 2) ? r[(NR+1)/2] : (r[NR/2] + r[NR/2+1]) / 2) }' "$WORK/hits.csv")
@@ -446,7 +462,7 @@ $(awk -v n="$REQUESTS" -v k="$KEYSPACE" 'BEGIN { printf "%.0f", 100 * (1 - exp(-
 respcache cache_hits / (cache_hits + cache_misses) after SET and GET, median over the rounds), pebble
 the rest. redis-benchmark runs twice per target and round: \`-t set,get\`, then \`-t incr,lpush,hset,sadd,zadd\`.
 
-$SPEED_TABLE
+$SPEED_TABLE$CHART_MD
 
 Goals met: $SPEED_MET. Noise: $SPEED_NOISE. Both servers,
 redis-benchmark and whatever else runs on the machine share its CPUs: read the ratios, and treat
@@ -474,3 +490,4 @@ else
 	printf '\n%s\n' "$SECTION" >>"$OUTPUT"
 fi
 echo "$SECTION"
+[ "$CHART_RC" = 0 ] || die "bench/chart failed (see above); the section was written without its chart"

@@ -40,6 +40,8 @@ wait_pong() { for _ in $(seq 100); do [ "$(redis-cli -p "$1" ping 2>/dev/null)" 
 
 BIN=$WORK/respcache
 (cd "$REPO_DIR" && go build -o "$BIN" ./cmd/respcache)
+# The chart program, built before the runs so that a broken build fails fast.
+(cd "$REPO_DIR" && go build -o "$WORK/chart" ./bench/chart)
 RCENV=()
 [ "$GOMAXPROCS_RC" = 0 ] || RCENV=(env GOMAXPROCS="$GOMAXPROCS_RC")
 RAW=$WORK/raw.csv
@@ -114,6 +116,21 @@ END {
 	}
 }' "$RAW")
 
+# Keep the raw numbers (bench/out is git-ignored) and chart them into
+# bench/charts/ beside the markdown file, where the section's relative link
+# points. A failed chart leaves the section without it and fails the script
+# at the end.
+mkdir -p "$REPO_DIR/bench/out"
+cp "$RAW" "$REPO_DIR/bench/out/writeback-latest.csv"
+CHART_PNG=$(dirname "$OUTPUT")/bench/charts/writeback.png
+CHART_MD= CHART_RC=0
+"$WORK/chart" -in "$REPO_DIR/bench/out/writeback-latest.csv" -kind writeback -clients "$CLIENTS" -pipeline "$PIPELINE" \
+	-requests "$REQUESTS" -note "respcache GOMAXPROCS=$GOMAXPROCS_RC" -out "$CHART_PNG" || CHART_RC=$?
+if [ "$CHART_RC" = 0 ]; then
+	log "chart: $CHART_PNG"
+	CHART_MD=$'\n\n![Write-back: median SET ops/s and p99 latency of redis-server, write-through and write-back, min-max across rounds](bench/charts/writeback.png)'
+fi
+
 SECTION=$(cat <<EOF
 <!-- BEGIN writeback -->
 ## Write-back: SET against redis-server and write-through
@@ -126,7 +143,7 @@ acknowledges a SET once its record is in the journal (\`write.fsync: everysec\`:
 fsynced every second; \`always\`: fsynced, one fsync shared by the writers that arrive meanwhile).
 respcache runs with GOMAXPROCS=$GOMAXPROCS_RC (0: all cores).
 
-$TABLE
+$TABLE$CHART_MD
 <!-- END writeback -->
 EOF
 )
@@ -143,3 +160,4 @@ else
 fi
 echo "$SECTION"
 log "raw numbers: $RAW"
+[ "$CHART_RC" = 0 ] || { log "bench/chart failed (see above); the section was written without its chart"; exit 1; }
