@@ -226,10 +226,6 @@ func (c *Config) check(errs *errList) {
 	if w.Mode == "write-back" && w.JournalDir == "" {
 		add("write.journal_dir", "must be set for write.mode write-back")
 	}
-	if w.Mode == "write-back" && c.Backend.Type == "disk" {
-		add(c.firstSet("write.mode", "backend.type"),
-			"write-back in front of the disk backend is not supported yet (the disk store persists every write itself; write-back needs backend.type redis)")
-	}
 	enum("write.fsync", w.Fsync, "always", "everysec", "no")
 	if w.FlushInterval <= 0 {
 		add("write.flush_interval", "must be greater than 0")

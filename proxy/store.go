@@ -97,6 +97,18 @@ func (s *session) dispatchStore(cmd *resp.Command, c *Command, sl *slot) {
 	}
 	cs := s.srv.cs
 	inMulti := st.InMulti()
+	if s.srv.wb != nil && !inMulti && c != nil && c.Has(FlagWrite) && s.wbWrite(cmd, c, sl) {
+		return
+	}
+	if cs != nil && c != nil && !inMulti && c.read != rkNone && s.cachedRead(cmd, c, sl) {
+		return
+	}
+	// The command goes to the store: with write-back, after the dirty
+	// state it may see (a command queued in MULTI runs at EXEC, which
+	// waits for everything).
+	if s.srv.wb != nil && (!inMulti || c != nil && c.Name == "exec") && !s.wbSettle(c, args, sl) {
+		return
+	}
 	write := false
 	off, n := len(s.vers), 0
 	if cs != nil && c != nil {
@@ -106,9 +118,6 @@ func (s *session) dispatchStore(cmd *resp.Command, c *Command, sl *slot) {
 				off, n = s.beginWrite(c, args, s.multiDBOr(st.DB()))
 			}
 		case c.read != rkNone:
-			if s.cachedRead(cmd, c, sl) {
-				return
-			}
 		case c.Has(FlagWrite):
 			s.beforeWrite(cmd, c, sl)
 			write = true

@@ -426,6 +426,9 @@ var (
 // backend in one transaction, on the client's lane (after anything this
 // client sent before).
 func (s *session) wbLoad(x *wbScratch, i, db int, key []byte) (bool, error) {
+	if s.dconn != nil {
+		return s.wbLoadStore(x, i, key)
+	}
 	lane, err := s.laneForKey(key)
 	if err != nil {
 		return false, err
@@ -525,6 +528,42 @@ var (
 	nameMULTIraw = []byte("MULTI")
 	nameEXECraw  = []byte("EXEC")
 )
+
+// wbLoadStore is wbLoad for the in-process store (strings only: hash
+// writes are not written back in front of it): TYPE, GET and PEXPIRETIME
+// in one transaction on the client's own store connection.
+func (s *session) wbLoadStore(x *wbScratch, i int, key []byte) (bool, error) {
+	st := s.dconn
+	do := func(args ...[]byte) []byte {
+		s.fillArgs = append(s.fillArgs[:0], args...)
+		s.out2 = st.Do(s.ctx, s.fillArgs, s.out2[:0])
+		return s.out2
+	}
+	do(nameMULTIraw)
+	do(nameTYPE, key)
+	do(nameGET, key)
+	do(namePEXPIRETIME, key)
+	x.bufs[i] = append(x.bufs[i][:0], do(nameEXECraw)...)
+	elems, null, ok := resp.Elements(x.bufs[i], nil)
+	if !ok || null || len(elems) != 3 {
+		return false, errors.New("write-back: unexpected reply to the key read")
+	}
+	typ, _ := resp.StringValue(elems[0])
+	exp, _ := resp.IntValue(elems[2])
+	switch string(typ) {
+	case "none":
+		x.cur[i] = writeapply.Value{}
+	case "string":
+		v, good := resp.StringValue(elems[1])
+		if !good {
+			return false, nil
+		}
+		x.cur[i] = writeapply.Value{Kind: writeapply.String, Str: v, ExpireAt: max(exp, 0)}
+	default:
+		return false, nil // another type: written through
+	}
+	return true, nil
+}
 
 // laneForKey is laneFor for a command naming key.
 func (s *session) laneForKey(key []byte) (*redis.Lane, error) {

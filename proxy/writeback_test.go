@@ -14,6 +14,7 @@ import (
 
 	"github.com/respcache/respcache/cache"
 	"github.com/respcache/respcache/internal/redistest"
+	"github.com/respcache/respcache/store/disk"
 	"github.com/respcache/respcache/resp"
 	"github.com/respcache/respcache/store/journal"
 	"github.com/respcache/respcache/store/redis"
@@ -428,5 +429,44 @@ func TestWriteBackSpans(t *testing.T) {
 	}
 	if !linked {
 		t.Errorf("flush span links %v, want the SET span %v", flush.Links, set.SpanContext.SpanID())
+	}
+}
+
+// TestWriteBackDiskDifferential runs the embedded store's differential
+// scripts through respcache with write-back in front of the disk store:
+// string writes are answered locally and flushed into the store, the rest
+// after the dirty keys they may see; replies must be redis-server's.
+func TestWriteBackDiskDifferential(t *testing.T) {
+	files, _ := filepath.Glob("../store/disk/testdata/diff/*.txt")
+	more, _ := filepath.Glob("../store/disk/testdata/*_*.txt")
+	files = append(files, more...)
+	rs := redistest.Start(t)
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			st, err := disk.Open(disk.Options{Dir: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { st.Close() })
+			j, err := journal.Open(context.Background(), journal.Options{Dir: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { j.Close() })
+			c, err := cache.New(cache.Config{MaxMemory: 16 << 20})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { c.Close() })
+			p := startProxyWith(t, Config{Store: diskStore{st}, Cache: CacheConfig{Cache: c},
+				WriteBack: &WriteBackConfig{Journal: j}}, nil)
+			redistest.RunDiff(t, f, rs.Addr(), p.Addr,
+				redistest.WithShapeOnly(func(args []string) bool {
+					return len(args) >= 2 && strings.EqualFold(args[0], "object") && strings.EqualFold(args[1], "encoding")
+				}))
+			if p.srv.WriteBackStats().Flushed == 0 && strings.Contains(f, "strings") {
+				t.Errorf("nothing was written back")
+			}
+		})
 	}
 }
