@@ -25,8 +25,11 @@ type Options struct {
 	// BlockCache is the size in bytes of pebble's block cache (reads).
 	// Default 64 MiB.
 	BlockCache int64
-	// Memtable is the size in bytes of one pebble memtable (writes buffered
-	// before a flush to L0). Default 64 MiB; must be below 4 GiB.
+	// Memtable is pebble's write buffer in bytes (writes buffered before a
+	// flush to L0), as memtables of half this size: one takes the writes,
+	// writes wait while two full ones queue for their flush. Measured peak
+	// of memtable memory: 1.5x Memtable (a flushed memtable is released
+	// when its flush ends; bench/disk.sh). Default 64 MiB; below 4 GiB.
 	Memtable int64
 	// Databases is the number of logical databases (SELECT 0..Databases-1).
 	// Default 16; at most 256.
