@@ -132,6 +132,8 @@ type session struct {
 	cur int
 	// wbx is the write-back scratch memory (wbsession.go), made on first use.
 	wbx *wbScratch
+	// wbNow is the batch's clock for write-back (zero until first read).
+	wbNow time.Time
 	// Scratch buffers.
 	val, val2, enc, out2, scratch []byte
 	elems, fv                     [][]byte
@@ -306,6 +308,7 @@ func (s *session) runBatch(cmds []resp.Command) {
 		s.fillStart, s.writeStart = time.Time{}, time.Time{}
 	}
 	local := 0 // reply bytes produced locally so far
+	s.wbNow = time.Time{}
 	for i := range cmds {
 		sl := &s.slots[i]
 		sl.req.Reply = sl.req.Reply[:0]

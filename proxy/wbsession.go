@@ -157,7 +157,12 @@ func (s *session) wbWrite(cmd *resp.Command, c *Command, sl *slot) bool {
 			return false
 		}
 	}
-	tnow := time.Now()
+	// One clock reading per batch: the commands of a pipeline run within
+	// microseconds, and the model's clock has millisecond precision.
+	if s.wbNow.IsZero() {
+		s.wbNow = time.Now()
+	}
+	tnow := s.wbNow
 	now := tnow.UnixMilli()
 	next, reply, changed, err := x.app.Apply(now, s.proto, args, x.cur, x.reply[:0])
 	if err != nil {
@@ -289,6 +294,8 @@ func contains(a []int, v int) bool {
 // states stay dirty and are flushed: the outcome is unknown to the client,
 // as after a lost connection).
 func (s *session) wbRelease() {
+	// Whatever waits after this reads the clock anew.
+	s.wbNow = time.Time{}
 	x := s.wbx
 	if x == nil || len(x.held) == 0 && len(x.pending) == 0 {
 		return
@@ -426,6 +433,7 @@ var (
 // backend in one transaction, on the client's lane (after anything this
 // client sent before).
 func (s *session) wbLoad(x *wbScratch, i, db int, key []byte) (bool, error) {
+	s.wbNow = time.Time{} // the read takes a round trip
 	if s.dconn != nil {
 		return s.wbLoadStore(x, i, key)
 	}
