@@ -38,6 +38,9 @@ options:
   --bench-timeout SECONDS    limit for one redis-benchmark invocation (default 900)
   --no-install               fail instead of apt-get installing missing tools
   --keep-workdir             keep the temp dir (logs, configs, raw results)
+  --gomaxprocs N             GOMAXPROCS of respcache (default 1: a one-CPU sidecar, the
+                             budget single-threaded redis-server and nutcracker have;
+                             0: Go's default, every core; see bench/cache.sh)
   -h, --help                 this help
 EOF
 }
@@ -66,6 +69,7 @@ CPUS_CLIENT=
 BENCH_TIMEOUT=900
 INSTALL=1
 KEEP=0
+GOMAXPROCS_RC=1
 
 log() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -93,6 +97,7 @@ while [ "$#" -gt 0 ]; do
         --bench-timeout) need_arg "$@"; BENCH_TIMEOUT=$2; shift 2 ;;
         --no-install) INSTALL=0; shift ;;
         --keep-workdir) KEEP=1; shift ;;
+        --gomaxprocs) need_arg "$@"; GOMAXPROCS_RC=$2; shift 2 ;;
         -h|--help) usage; exit 0 ;;
         *) usage >&2; die "unknown argument: $1" ;;
     esac
@@ -303,7 +308,9 @@ start_respcache() {
     # Passthrough: redis-benchmark's keys ("key:...") are in a bypass
     # namespace, so no read is answered from the cache; no admin server.
     printf 'admin_listen: ""\ncache:\n  namespaces:\n    - prefix: "key:"\n      mode: bypass\n' >"$dir/respcache.yaml"
-    (cd "$dir" && pinned "$CPUS_RESPCACHE" "$RESPCACHE_BIN" --config "$dir/respcache.yaml" \
+    local env=()
+    [ "$GOMAXPROCS_RC" = 0 ] || env=(env GOMAXPROCS="$GOMAXPROCS_RC")
+    (cd "$dir" && pinned "$CPUS_RESPCACHE" "${env[@]}" "$RESPCACHE_BIN" --config "$dir/respcache.yaml" \
         --upstream "127.0.0.1:$REDIS_PORT" --listen "127.0.0.1:$STARTED_PORT") >"$dir/respcache.log" 2>&1 &
     STARTED_PID=$!
     PIDS+=("$STARTED_PID")
@@ -510,7 +517,7 @@ R_TWEM=$F_TWEM R_GO=$F_GO R_RCVER=$F_RC_VERSION R_RCREV=$F_RC_REV R_LOAD0=$F_LOA
 R_LOAD1=$F_LOAD_END R_PIN=$F_PIN R_RERUNS=$RERUNS R_RAW="bench/out/${RAW_KEEP##*/}" \
 awk -F, -v rounds="$ROUNDS" -v quick="$QUICK" -v nproc="$F_NPROC" -v wall="$WALL" \
     -v clients="$CLIENTS" -v nun="$REQ_UNPIPED" -v npip="$REQ_PIPED" -v pipeline="$PIPELINE" \
-    -v twconns="$TWEM_CONNS" '
+    -v twconns="$TWEM_CONNS" -v gmp="$([ "$GOMAXPROCS_RC" = 0 ] && echo "Go's default (all cores)" || echo "$GOMAXPROCS_RC")" '
 BEGIN {
     cmd = ENVIRON["R_CMD"]; date = ENVIRON["R_DATE"]; cpu = ENVIRON["R_CPU"]; kernel = ENVIRON["R_KERNEL"]
     redis = ENVIRON["R_REDIS"]; rbench = ENVIRON["R_BENCH"]; twem = ENVIRON["R_TWEM"]; gov = ENVIRON["R_GO"]
@@ -577,7 +584,7 @@ END {
     print "| redis-server | " redis " (`--save \"\" --appendonly no`) |"
     print "| redis-benchmark | " rbench " |"
     print "| twemproxy | " twem ", one pool, `server_connections: " twconns "`, `preconnect: true` |"
-    print "| respcache | " rcver ", git " rcrev "; `--upstream` passthrough: the benchmark keys in a `bypass` namespace, so nothing is answered from the cache |"
+    print "| respcache | " rcver ", git " rcrev "; `--upstream` passthrough: the benchmark keys in a `bypass` namespace, so nothing is answered from the cache; GOMAXPROCS=" gmp " |"
     print "| go | " gov " |"
     print "| CPU pinning | " pin " |"
     print "| method | `redis-benchmark -t set,get -c " clients "`, `-n " nun "` unpipelined and `-n " npip "` with `-P " pipeline "`; " rounds " round(s); each round starts a fresh redis-server, nutcracker and respcache per workload and runs direct, twemproxy, respcache in turn against the same redis-server; wall time " wall " s" (reruns ? "; " reruns " scenario(s) rerun from scratch because a process died during them" : "") "; raw per-run numbers in `" rawname "` (not committed) |"
