@@ -134,3 +134,44 @@ func TestDiskFullAtReopen(t *testing.T) {
 		t.Fatalf("Append = %v, want ENOSPC", err)
 	}
 }
+
+// TestDiskFullOneSegment fills a tmpfs with a single (large) active
+// segment: once every record is confirmed, Confirm replaces the segment to
+// free the space, even though the next segment's header would not fit, and
+// appends work again with the next seq; a reopen replays only what came
+// after.
+func TestDiskFullOneSegment(t *testing.T) {
+	dir := mountTmpfs(t, "512k")
+	opts, lb := testOptions(dir, FsyncNo, 64<<20)
+	j := mustOpen(t, opts)
+	value := make([]byte, 1000)
+	var last uint64
+	for i := 0; ; i++ {
+		seq, err := j.Append(context.Background(), &Entry{Kind: KindSet, Key: []byte{byte(i), byte(i >> 8)}, Value: value})
+		if err != nil {
+			if !errors.Is(err, syscall.ENOSPC) {
+				t.Fatalf("Append: %v", err)
+			}
+			break
+		}
+		last = seq
+	}
+	if n := len(segmentFiles(t, dir)); n != 1 {
+		t.Fatalf("%d segment files, want 1 (the test needs the disk full of one active segment)", n)
+	}
+	if err := j.Confirm(last); err != nil {
+		t.Fatalf("Confirm: %v", err)
+	}
+	e := &Entry{Kind: KindSet, Key: []byte("after"), Value: value}
+	seq, err := j.Append(context.Background(), e)
+	if err != nil {
+		t.Fatalf("Append after confirming everything on a full disk: %v\n%s", err, lb.String())
+	}
+	if seq != last+1 {
+		t.Fatalf("seq = %d, want %d", seq, last+1)
+	}
+	mustClose(t, j)
+	j = mustOpen(t, opts)
+	defer mustClose(t, j)
+	checkEntries(t, replayAll(t, j), []Entry{canonical(e, seq)})
+}

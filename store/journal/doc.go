@@ -166,7 +166,10 @@
 // # Confirm and space
 //
 // Confirm(seq) stores seq in the checkpoint and deletes the sealed segments
-// whose records are all confirmed. The active segment is rolled first when
+// whose records are all confirmed. After a write failed with ENOSPC, an
+// entirely confirmed active segment is rolled at once whatever its size, and
+// if even the new segment's header does not fit, the old file is deleted
+// first and its successor created after (TestDiskFullOneSegment). The active segment is rolled first when
 // it is entirely confirmed and at least SegmentSize/4 bytes long, so an idle
 // journal does not keep a large confirmed file, yet a flusher confirming
 // every few milliseconds does not create a file per batch.

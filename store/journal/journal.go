@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -44,6 +45,7 @@ type Journal struct {
 	grpGen   uint64 // generation of the pending group
 	doneGen  uint64 // every group generation below this one is written (or failed)
 	writing  bool   // a writer is gathering or writing the pending group
+	noSpace  bool   // the last failed write hit ENOSPC
 	grpErrs  [groupErrs]groupErr
 	cond     *sync.Cond   // on mu: a group write ended
 	grpBytes atomic.Int64 // len(grp), read while gathering without mu
@@ -518,12 +520,44 @@ func (j *Journal) writeGroupLocked() error {
 		if terr := s.f.Truncate(s.size); terr != nil {
 			j.failed = fmt.Errorf("cut failed write: %w", terr)
 		}
+		if errors.Is(err, syscall.ENOSPC) {
+			j.noSpace = true // Confirm frees the active segment as soon as it can
+		}
 		return fmt.Errorf("journal: append: %w", err)
 	}
 	s.size += int64(len(buf))
 	j.nextSeq += uint64(n)
 	s.last = j.nextSeq - 1
 	j.lastWritten.Store(j.nextSeq - 1)
+	return nil
+}
+
+// recycleActiveLocked replaces an active segment whose records are all
+// confirmed by a new, empty one at nextSeq, deleting the old file first: on
+// a full disk that is the only order that can work. A crash in between
+// leaves no segment, which Open handles like a fresh journal after the
+// checkpoint. If the new segment cannot be created the journal fails
+// (ErrFailed) until it is reopened.
+func (j *Journal) recycleActiveLocked() error {
+	old := j.active
+	if err := os.Remove(old.path); err != nil {
+		return fmt.Errorf("journal: remove confirmed segment: %w", err)
+	}
+	// Unlinked; closing it frees the space (now, or when a running fsync
+	// lets go of it).
+	old.sealed = true
+	if err := old.releaseLocked(); err != nil {
+		j.log.Warn("journal: close confirmed segment", "file", old.path, "err", err)
+	}
+	j.segs = j.segs[:len(j.segs)-1]
+	s, err := createSegment(j.opts.Dir, j.nextSeq)
+	if err != nil {
+		j.failed = fmt.Errorf("recreate the active segment: %w", err)
+		return j.failed
+	}
+	j.segs = append(j.segs, s)
+	j.active = s
+	j.log.Info("journal: disk full; replaced the confirmed active segment to free space", "removed", old.path)
 	return nil
 }
 
@@ -709,11 +743,20 @@ func (j *Journal) Confirm(seq uint64) error {
 	var drop []*segment
 	if !j.replaying {
 		a := j.active
-		if j.failed == nil && !a.empty() && a.last <= seq && a.size >= j.opts.SegmentSize/rollConfirmedDivisor {
-			if err := j.rollLocked(); err != nil {
+		if j.failed == nil && !a.empty() && a.last <= seq && (a.size >= j.opts.SegmentSize/rollConfirmedDivisor || j.noSpace) {
+			err := j.rollLocked()
+			if err != nil && j.noSpace && j.failed == nil {
+				// The disk is full: even the next segment's header does
+				// not fit. Every record of the active segment is confirmed,
+				// so it goes first and its successor is created after.
+				err = j.recycleActiveLocked()
+			}
+			if err != nil {
 				// The confirmation itself holds; the space is freed at the
 				// next roll.
 				j.log.Warn("journal: roll confirmed segment", "err", err)
+			} else {
+				j.noSpace = false
 			}
 		}
 		drop = j.takeConfirmedLocked()
