@@ -35,9 +35,9 @@ type Stats struct {
 	// SegmentsFree, SegmentsActive and SegmentsSealed count the pool's
 	// segments by state (empty; receiving writes; full).
 	SegmentsFree, SegmentsActive, SegmentsSealed int
-	Index                                  int64 // hash index bytes
-	Slots                                  int64 // slot table bytes (item id -> location)
-	Policy                                 int64 // eviction metadata bytes charged for the policy
+	Index                                        int64 // hash index bytes
+	Slots                                        int64 // slot table bytes (item id -> location)
+	Policy                                       int64 // eviction metadata bytes charged for the policy
 
 	DirtyKeys, DirtyBytes int64
 	MaxDirty              int64

@@ -14,8 +14,8 @@ import (
 
 	"github.com/respcache/respcache/cache"
 	"github.com/respcache/respcache/internal/redistest"
-	"github.com/respcache/respcache/store/disk"
 	"github.com/respcache/respcache/resp"
+	"github.com/respcache/respcache/store/disk"
 	"github.com/respcache/respcache/store/journal"
 	"github.com/respcache/respcache/store/redis"
 	"github.com/respcache/respcache/telemetry"

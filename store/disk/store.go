@@ -137,7 +137,7 @@ func Open(opts Options) (*Store, error) {
 	cache := pebble.NewCache(opts.BlockCache)
 	defer cache.Unref()
 	popts := &pebble.Options{
-		Cache:              cache,
+		Cache: cache,
 		// The configured memtable is a budget, not the size of one:
 		// pebble keeps full memtables in memory until they are flushed
 		// (measured with one 32 MiB memtable: 64 MiB held, RSS 215.7 MiB
@@ -145,8 +145,8 @@ func Open(opts Options) (*Store, error) {
 		// writes stopped at two queued: 47.8 MiB held, RSS 176.1 MiB.
 		MemTableSize:                uint64(opts.Memtable / 2),
 		MemTableStopWritesThreshold: 2,
-		FormatMajorVersion: pebble.FormatNewest,
-		Logger:             pebbleLogger{opts.Logger},
+		FormatMajorVersion:          pebble.FormatNewest,
+		Logger:                      pebbleLogger{opts.Logger},
 		EventListener: &pebble.EventListener{
 			FlushEnd: func(info pebble.FlushInfo) {
 				if info.Err != nil {

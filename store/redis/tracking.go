@@ -173,6 +173,10 @@ func (t *Tracker) run(ctx context.Context, l *trackLink) {
 		err := t.session(ctx, l)
 		if l.up.Swap(false) {
 			t.setState()
+			// The link was up: this is a new outage, not the next failed
+			// attempt of the last one (without this, successive cuts of a
+			// healthy link waited 50ms, 100ms, ... up to the heartbeat).
+			backoff = 50 * time.Millisecond
 		}
 		if ctx.Err() != nil {
 			return
