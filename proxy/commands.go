@@ -89,6 +89,10 @@ type Command struct {
 	read readKind
 	// idx numbers the command for per-server state (telemetry.go).
 	idx int
+	// spanName is the name of its spans: upper case, a subcommand after a
+	// space ("CONFIG GET"), as Redis users and OpenTelemetry's Redis
+	// conventions spell commands.
+	spanName string
 }
 
 // Has reports whether all of f are set.

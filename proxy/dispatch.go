@@ -212,9 +212,9 @@ func (s *session) forwardTo(n *redis.Node, raw []byte, sl *slot) {
 // for the batch's flush.
 func (s *session) submit(lane *redis.Lane, raw []byte, sl *slot) {
 	if sl.span.Recording() {
-		name := "unknown"
+		name := "UNKNOWN"
 		if sl.cmd != nil {
-			name = sl.cmd.Name
+			name = sl.cmd.spanName
 		}
 		s.startUpstreamSpan(sl, name)
 	}

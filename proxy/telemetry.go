@@ -32,6 +32,7 @@ var commandIndex = func() int {
 	walk = func(cs []*Command) {
 		for _, c := range cs {
 			c.idx = n
+			c.spanName = strings.ToUpper(strings.ReplaceAll(c.Name, "|", " "))
 			n++
 			walk(c.Subcommands)
 		}
@@ -72,9 +73,9 @@ func (s *session) startSpan(sl *slot, c *Command) {
 	if tr == nil {
 		return
 	}
-	name := "unknown"
+	name := "UNKNOWN"
 	if c != nil {
-		name = c.Name
+		name = c.spanName
 	}
 	sl.spanCtx, sl.span = tr.StartCommand(s.ctx, name, s.db, "")
 }

@@ -402,7 +402,7 @@ func TestWriteBackSpans(t *testing.T) {
 	spans := exp.GetSpans()
 	for i := range spans {
 		switch s := &spans[i]; s.Name {
-		case "set":
+		case "SET":
 			set = s
 		case telemetry.SpanJournalAppend:
 			appendSp = s
