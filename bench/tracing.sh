@@ -168,8 +168,10 @@ run_one() {
 	gaddr=$(awk '$1=="grpc" {print $2}' "$dir/sink.addrs")
 	local port
 	port=$(free_port)
-	# shutdown_timeout bounds the final export of the 1.0 backlog.
-	printf 'admin_listen: ""\nshutdown_timeout: 300s\n' >"$dir/respcache.yaml"
+	# shutdown_timeout bounds the final export of the 1.0 backlog. The
+	# admin server (and so the per-command metrics) is on in every target,
+	# as it is by default: the comparison isolates what tracing adds.
+	printf 'admin_listen: 127.0.0.1:0\nshutdown_timeout: 300s\n' >"$dir/respcache.yaml"
 	local env=("${RCENV[@]}")
 	case $target in
 	off) printf 'telemetry:\n  traces:\n    exporter: none\n' >>"$dir/respcache.yaml" ;;
@@ -359,7 +361,8 @@ Reproduce: \`bench/tracing.sh --targets $(IFS=,; echo "${TARGETS[*]}") --rounds 
 (redis-benchmark -c $CLIENTS -r 1000, -n $REQUESTS unpipelined and $REQUESTS_P with -P $PIPELINE; medians of $ROUNDS rounds; every run a fresh respcache
 and OTLP receiver, targets interleaved in a rotating order; $(redis-server --version | cut -d' ' -f1-3);
 $(nproc) cores; load average at the start: $LOAD_START, at the end: $(cut -d' ' -f1-3 /proc/loadavg)).
-The respcache targets, each in front of the same redis-server ("-" in the tables: not run): **off** (\`exporter: none\`), **0.01**
+The respcache targets, each in front of the same redis-server with its default admin server and metrics on
+("-" in the tables: not run): **off** (\`exporter: none\`), **0.01**
 (\`exporter: otlp-grpc\`, \`sample_ratio: 0.01\`, the default), **1.0** (\`sample_ratio: 1.0\` with
 \`OTEL_BSP_MAX_QUEUE_SIZE\` set to twice the commands of the run, so no span is dropped) and **1.0-dq** (\`sample_ratio: 1.0\`
 with the default queue of 2048 spans, which drops spans the exporter cannot keep up with, by design).
