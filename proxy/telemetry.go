@@ -77,7 +77,7 @@ func (s *session) startSpan(sl *slot, c *Command) {
 	if c != nil {
 		name = c.spanName
 	}
-	sl.spanCtx, sl.span = tr.StartCommand(s.ctx, name, s.db, "")
+	sl.spanCtx, sl.span = tr.StartRootCommand(s.ctx, name, s.db, "")
 }
 
 // setOutcome records how the cache answered, on a sampled span.

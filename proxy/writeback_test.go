@@ -68,6 +68,20 @@ func startWriteBack(t testing.TB, upstream string, o wbOptions) *wbProxy {
 	return &wbProxy{testProxy: p, dir: o.dir, j: j}
 }
 
+// wbStep is a command (space-separated) and its exact reply.
+type wbStep struct{ args, want string }
+
+// wbExpect runs steps on c and stops the test at the first reply that
+// differs; what names the side in the message.
+func wbExpect(t *testing.T, c *redistest.Conn, what string, steps []wbStep) {
+	t.Helper()
+	for _, step := range steps {
+		if got := string(c.Do(strings.Fields(step.args)...)); got != step.want {
+			t.Fatalf("%s%s = %q, want %q", what, step.args, got, step.want)
+		}
+	}
+}
+
 // keyspace renders every key of db 9 of a redis-server with its type and
 // content, sorted, for comparing two servers' states: strings and lists
 // exactly, hashes in order when Redis keeps them in order (listpack) and
@@ -175,18 +189,14 @@ func TestWriteBackLocal(t *testing.T) {
 	p := startWriteBack(t, up.Addr(), wbOptions{interval: time.Hour})
 	c := redistest.Dial(t, p.Addr)
 	direct := redistest.Dial(t, up.Addr())
-	for _, step := range []struct{ args, want string }{
+	wbExpect(t, c, "", []wbStep{
 		{"SET a 1", "+OK\r\n"},
 		{"INCRBY a 41", ":42\r\n"},
 		{"HSET h f1 v1 f2 v2", ":2\r\n"},
 		{"HINCRBY h n 5", ":5\r\n"},
 		{"GET a", "$2\r\n42\r\n"},
 		{"HGETALL h", "*6\r\n$2\r\nf1\r\n$2\r\nv1\r\n$2\r\nf2\r\n$2\r\nv2\r\n$1\r\nn\r\n$1\r\n5\r\n"},
-	} {
-		if got := string(c.Do(strings.Fields(step.args)...)); got != step.want {
-			t.Fatalf("%s = %q, want %q", step.args, got, step.want)
-		}
-	}
+	})
 	if got := string(direct.Do("EXISTS", "a", "h")); got != ":0\r\n" {
 		t.Fatalf("the backend has the keys before any flush (flush_interval 1h): EXISTS = %q", got)
 	}
@@ -291,16 +301,12 @@ func TestWriteBackReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := redistest.Dial(t, up.Addr())
-	for _, step := range []struct{ args, want string }{
+	wbExpect(t, d, "backend ", []wbStep{
 		{"GET s", "$1\r\nx\r\n"},
 		{"GET n", "$1\r\n2\r\n"},
 		{"HGETALL h", "*4\r\n$1\r\na\r\n$1\r\n1\r\n$1\r\nb\r\n$1\r\n2\r\n"},
 		{"EXISTS gone", ":0\r\n"},
-	} {
-		if got := string(d.Do(strings.Fields(step.args)...)); got != step.want {
-			t.Errorf("backend %s = %q, want %q", step.args, got, step.want)
-		}
-	}
+	})
 	if pttl, _ := strconv.Atoi(strings.Trim(string(d.Do("PTTL", "ttl")), ":\r\n")); pttl < 590000 {
 		t.Errorf("backend PTTL ttl = %d, want about 600000", pttl)
 	}

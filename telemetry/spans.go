@@ -193,13 +193,30 @@ func (t *Tracing) StartCommand(ctx context.Context, cmd string, db int, ns strin
 	if root {
 		ctx = context.WithValue(ctx, preSampledKey{}, struct{}{})
 	}
+	return t.startCommand(ctx, cmd, db, ns)
+}
+
+// StartRootCommand is StartCommand for a command that cannot have a parent
+// (RESP carries no trace context; a proxy session's ctx holds no span): it
+// decides on the ratio alone, without looking for a parent in ctx, which
+// saves walking the context chain on every unsampled command (1.3% of a
+// cache hit's CPU in a profile at ratio 0.01). The span is always a root.
+func (t *Tracing) StartRootCommand(ctx context.Context, cmd string, db int, ns string) (context.Context, Span) {
+	if t.tp == nil || !t.sampler.draw() {
+		return ctx, Span{}
+	}
+	return t.startCommand(context.WithValue(ctx, preSampledKey{}, struct{}{}), cmd, db, ns, trace.WithNewRoot())
+}
+
+func (t *Tracing) startCommand(ctx context.Context, cmd string, db int, ns string, opts ...trace.SpanStartOption) (context.Context, Span) {
 	attrs := [4]attribute.KeyValue{semconv.DBSystemNameRedis, semconv.DBOperationName(cmd), dbNamespace(db)}
 	n := 3
 	if ns != "" {
 		attrs[3] = AttrNamespace.String(ns)
 		n = 4
 	}
-	ctx, sp := t.tracer.Start(ctx, cmd, trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(attrs[:n]...))
+	opts = append(opts, trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(attrs[:n]...))
+	ctx, sp := t.tracer.Start(ctx, cmd, opts...)
 	return ctx, Span{sp}
 }
 

@@ -464,3 +464,37 @@ func TestTraceConfigValidate(t *testing.T) {
 }
 
 var _ sdktrace.Sampler = (*ratioSampler)(nil)
+
+// TestStartRootCommand: the ratio alone decides, and the span is a root
+// even when ctx holds a span.
+func TestStartRootCommand(t *testing.T) {
+	tr, exp := memTracing(t, 0)
+	parent := trace.ContextWithRemoteSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: trace.TraceID{1}, SpanID: trace.SpanID{2}, TraceFlags: trace.FlagsSampled, Remote: true,
+	}))
+	if _, sp := tr.StartRootCommand(parent, "GET", 0, ""); sp.Recording() {
+		t.Fatal("sampled at ratio 0 because of a parent")
+	}
+	if err := tr.SetSampleRatio(1); err != nil {
+		t.Fatal(err)
+	}
+	_, sp := tr.StartRootCommand(parent, "GET", 2, "ns:")
+	if !sp.Recording() {
+		t.Fatal("not sampled at ratio 1")
+	}
+	sp.End(nil)
+	if err := tr.ForceFlush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got := exp.GetSpans()
+	if len(got) != 1 || got[0].Parent.IsValid() || got[0].SpanKind != trace.SpanKindServer || got[0].Name != "GET" {
+		t.Fatalf("spans = %+v, want one root SERVER span GET", got)
+	}
+	if allocs := testing.AllocsPerRun(1000, func() {
+		_ = tr.SetSampleRatio(0)
+		_, sp := tr.StartRootCommand(context.Background(), "GET", 0, "")
+		sp.End(nil)
+	}); allocs != 0 {
+		t.Fatalf("%v allocations per unsampled command", allocs)
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -43,50 +42,24 @@ func TestFaultWriteBackJournalDiskFull(t *testing.T) {
 	w.start()
 	defer w.kill()
 
-	value := strings.Repeat("d", 4096)
-	var mu sync.Mutex
 	acked := map[string]bool{}
 	errTexts := map[string]int{}
 	var firstErr, recovered time.Time
-	var wg sync.WaitGroup
-	deadline := time.Now().Add(4 * time.Second)
-	for c := 0; c < 4; c++ {
-		wg.Add(1)
-		go func(c int) {
-			defer wg.Done()
-			conn, err := redistest.DialRaw(w.addr, 5*time.Second)
-			if err != nil {
-				t.Error(err)
-				return
+	wbPushSets(t, w.addr, 4, "df", 4*time.Second, func(key string, reply []byte, now time.Time) {
+		if string(reply) == "+OK\r\n" {
+			acked[key] = true
+			if !firstErr.IsZero() && recovered.IsZero() {
+				recovered = now
 			}
-			defer conn.Close()
-			for i := 0; time.Now().Before(deadline); i++ {
-				key := fmt.Sprintf("df%d:%d", c, i)
-				reply, err := conn.Do("SET", key, value)
-				if err != nil {
-					t.Errorf("SET: %v", err)
-					return
-				}
-				now := time.Now()
-				mu.Lock()
-				if string(reply) == "+OK\r\n" {
-					acked[key] = true
-					if !firstErr.IsZero() && recovered.IsZero() {
-						recovered = now
-					}
-				} else {
-					// The segment file in the message differs per record.
-					text := segmentPath.ReplaceAllString(strings.TrimSpace(string(reply)), "write <journal segment>:")
-					errTexts[text]++
-					if firstErr.IsZero() {
-						firstErr = now
-					}
-				}
-				mu.Unlock()
-			}
-		}(c)
-	}
-	wg.Wait()
+			return
+		}
+		// The segment file in the message differs per record.
+		text := segmentPath.ReplaceAllString(strings.TrimSpace(string(reply)), "write <journal segment>:")
+		errTexts[text]++
+		if firstErr.IsZero() {
+			firstErr = now
+		}
+	})
 	if firstErr.IsZero() {
 		t.Fatalf("%d writes of 4 KiB, no error: the 2 MiB journal never filled", len(acked))
 	}

@@ -199,6 +199,41 @@ func TestFaultWriteBackKill9(t *testing.T) {
 	})
 }
 
+// wbPushSets has clients SET 4 KiB values to new keys (prefix, client,
+// sequence) through addr for d; seen gets every reply, serialized, with
+// the time it arrived.
+func wbPushSets(t *testing.T, addr string, clients int, prefix string, d time.Duration, seen func(key string, reply []byte, at time.Time)) {
+	t.Helper()
+	value := strings.Repeat("x", 4096)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	deadline := time.Now().Add(d)
+	for c := 0; c < clients; c++ {
+		wg.Add(1)
+		go func(c int) {
+			defer wg.Done()
+			conn, err := redistest.DialRaw(addr, 5*time.Second)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer conn.Close()
+			for i := 0; time.Now().Before(deadline); i++ {
+				key := fmt.Sprintf("%s%d:%d", prefix, c, i)
+				reply, err := conn.Do("SET", key, value)
+				if err != nil {
+					t.Errorf("SET: %v", err)
+					return
+				}
+				mu.Lock()
+				seen(key, reply, time.Now())
+				mu.Unlock()
+			}
+		}(c)
+	}
+	wg.Wait()
+}
+
 // TestWriteBackMemoryBound stops the backend while writers push new keys
 // through write-back: writes are acknowledged until write.max_dirty, then
 // fail with the backpressure error, and respcache's RSS stays within
@@ -212,42 +247,18 @@ func TestWriteBackMemoryBound(t *testing.T) {
 	defer w.kill()
 	up.Stop()
 	rss := startRSSSampler(w.cmd.Process.Pid, 20*time.Millisecond)
-	value := strings.Repeat("x", 4096)
-	var mu sync.Mutex
 	acked := map[string]bool{}
 	var bpErrors int
-	var wg sync.WaitGroup
-	deadline := time.Now().Add(4 * time.Second)
-	for c := 0; c < 8; c++ {
-		wg.Add(1)
-		go func(c int) {
-			defer wg.Done()
-			conn, err := redistest.DialRaw(w.addr, 5*time.Second)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			defer conn.Close()
-			for i := 0; time.Now().Before(deadline); i++ {
-				key := fmt.Sprintf("m%d:%d", c, i)
-				reply, err := conn.Do("SET", key, value)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				mu.Lock()
-				if string(reply) == "+OK\r\n" {
-					acked[key] = true
-				} else if strings.HasPrefix(string(reply), "-ERR write-back backpressure") {
-					bpErrors++
-				} else {
-					t.Errorf("SET: %q", reply)
-				}
-				mu.Unlock()
-			}
-		}(c)
-	}
-	wg.Wait()
+	wbPushSets(t, w.addr, 8, "m", 4*time.Second, func(key string, reply []byte, _ time.Time) {
+		switch {
+		case string(reply) == "+OK\r\n":
+			acked[key] = true
+		case strings.HasPrefix(string(reply), "-ERR write-back backpressure"):
+			bpErrors++
+		default:
+			t.Errorf("SET: %q", reply)
+		}
+	})
 	rss.stop()
 	peak := rss.peakKiB()
 	bound := int64(quotaMiB+dirtyMiB+overheadMiB) << 10
