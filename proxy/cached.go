@@ -290,16 +290,8 @@ func (s *session) cachedRead(cmd *resp.Command, c *Command, sl *slot) bool {
 		sl.setOutcome(telemetry.OutcomeBypass)
 		return false
 	}
-	if !c.arityOK(len(args)) {
+	if !localArgsOK(c, args) {
 		return false
-	}
-	if c.read == rkGetRange {
-		if _, ok := resp.ParseInt(args[2]); !ok {
-			return false
-		}
-		if _, ok := resp.ParseInt(args[3]); !ok {
-			return false
-		}
 	}
 	switch c.read {
 	case rkMGet, rkExists:
@@ -426,6 +418,24 @@ func (s *session) cachedRead(cmd *resp.Command, c *Command, sl *slot) bool {
 	}
 	sl.post, sl.fill, sl.args, sl.c, sl.db = postFillLead, f, args, c, s.db
 	s.posts++
+	return true
+}
+
+// localArgsOK reports whether a cacheable read's arguments are ones the
+// cache can answer; anything else (a wrong arity, GETRANGE bounds that are
+// not integers) goes to the backend, which replies with its own error.
+func localArgsOK(c *Command, args [][]byte) bool {
+	if !c.arityOK(len(args)) {
+		return false
+	}
+	if c.read == rkGetRange {
+		if _, ok := resp.ParseInt(args[2]); !ok {
+			return false
+		}
+		if _, ok := resp.ParseInt(args[3]); !ok {
+			return false
+		}
+	}
 	return true
 }
 

@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -91,11 +92,7 @@ func (s *session) wbWrite(cmd *resp.Command, c *Command, sl *slot) bool {
 	if !writeapply.Modeled(args[0]) || !c.arityOK(len(args)) {
 		return false
 	}
-	x := s.wbx
-	if x == nil {
-		x = new(wbScratch)
-		s.wbx = x
-	}
+	x := s.wbScratch()
 	if wbHashCommand(args[0]) {
 		e, v, ok := s.srv.up.HashListpackLimits()
 		if !ok || s.srv.store != nil {
@@ -260,13 +257,9 @@ func (s *session) wbWrite(cmd *resp.Command, c *Command, sl *slot) bool {
 func (s *session) wbLock(db int, keys [][]byte) {
 	wb := s.srv.wb
 	x := s.wbx
-	x.need = x.need[:0]
-	for _, k := range keys {
-		x.need = append(x.need, wb.stripe(db, k))
-	}
-	sortInts(x.need)
+	x.need = wb.stripesOf(x.need, db, keys)
 	for _, st := range x.need {
-		if contains(x.held, st) {
+		if slices.Contains(x.held, st) {
 			continue
 		}
 		if !wb.stripes[st].TryLock() {
@@ -276,16 +269,7 @@ func (s *session) wbLock(db int, keys [][]byte) {
 		}
 		x.held = append(x.held, st)
 	}
-	sortInts(x.held)
-}
-
-func contains(a []int, v int) bool {
-	for _, x := range a {
-		if x == v {
-			return true
-		}
-	}
-	return false
+	slices.Sort(x.held)
 }
 
 // wbRelease journals the batch's pending records with one write, registers
@@ -353,6 +337,15 @@ func (s *session) wbRelease() {
 	}
 	wb.unlockKeys(x.held)
 	x.held = x.held[:0]
+}
+
+// wbScratch returns the session's write-back scratch memory, made on first
+// use.
+func (s *session) wbScratch() *wbScratch {
+	if s.wbx == nil {
+		s.wbx = new(wbScratch)
+	}
+	return s.wbx
 }
 
 func (x *wbScratch) grow(n int) {
@@ -623,11 +616,7 @@ func (s *session) wbSettle(c *Command, args [][]byte, sl *slot) bool {
 	// Waiting for the flusher: first journal this batch's records and let
 	// go of their locks (the flusher needs them).
 	s.wbRelease()
-	x := s.wbx
-	if x == nil {
-		x = new(wbScratch)
-		s.wbx = x
-	}
+	x := s.wbScratch()
 	var target uint64
 	var nkeys int
 	if c != nil {
@@ -671,27 +660,15 @@ func (s *session) wbDirty(db int, key []byte) bool {
 	if wb == nil || wb.count.Load() == 0 {
 		return false
 	}
-	x := s.wbx
-	if x == nil {
-		x = new(wbScratch)
-		s.wbx = x
-	}
+	x := s.wbScratch()
 	return wb.seqOf(&x.tk, db, key) != 0
 }
 
 // wbReadDirty answers a single-key cacheable read from the key's dirty
 // state, if it has one (an expired one reads as absent).
 func (s *session) wbReadDirty(c *Command, args [][]byte, sl *slot) bool {
-	if c.read == rkMGet || c.read == rkExists || !c.arityOK(len(args)) || s.srv.wb.count.Load() == 0 {
+	if c.read == rkMGet || c.read == rkExists || s.srv.wb.count.Load() == 0 || !localArgsOK(c, args) {
 		return false
-	}
-	if c.read == rkGetRange {
-		if _, ok := resp.ParseInt(args[2]); !ok {
-			return false
-		}
-		if _, ok := resp.ParseInt(args[3]); !ok {
-			return false
-		}
 	}
 	var tag byte
 	var ok bool

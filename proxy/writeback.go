@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -80,6 +81,7 @@ type WriteBackConfig struct {
 type wbEntry struct {
 	db    int
 	key   string
+	id    string // its key in writeBack.table (tableKey)
 	seq   uint64 // record holding the key's current state; 0: none yet
 	pend  bool   // a writer is appending a record for the key
 	floor uint64 // with pend or unjournaled: records not yet written are above this
@@ -169,22 +171,21 @@ func (wb *writeBack) stripe(db int, key []byte) int {
 	return int(h.Sum64() % wbStripes)
 }
 
-// lockKeys takes the stripe locks of keys (deduplicated, in index order)
-// and returns them for unlockKeys.
-func (wb *writeBack) lockKeys(dst []int, db int, keys [][]byte) []int {
+// stripesOf writes the stripe indexes of keys into dst[:0], sorted and
+// deduplicated: the order every lock holder takes them in.
+func (wb *writeBack) stripesOf(dst []int, db int, keys [][]byte) []int {
 	dst = dst[:0]
 	for _, k := range keys {
 		dst = append(dst, wb.stripe(db, k))
 	}
-	sortInts(dst)
-	n := 0
-	for i, x := range dst {
-		if i == 0 || x != dst[n-1] {
-			dst[n] = x
-			n++
-		}
-	}
-	dst = dst[:n]
+	slices.Sort(dst)
+	return slices.Compact(dst)
+}
+
+// lockKeys takes the stripe locks of keys (deduplicated, in index order)
+// and returns them for unlockKeys.
+func (wb *writeBack) lockKeys(dst []int, db int, keys [][]byte) []int {
+	dst = wb.stripesOf(dst, db, keys)
 	for _, x := range dst {
 		wb.stripes[x].Lock()
 	}
@@ -197,12 +198,11 @@ func (wb *writeBack) unlockKeys(held []int) {
 	}
 }
 
-func sortInts(a []int) {
-	for i := 1; i < len(a); i++ {
-		for j := i; j > 0 && a[j] < a[j-1]; j-- {
-			a[j], a[j-1] = a[j-1], a[j]
-		}
-	}
+// entryLocked returns the entry of (db, key), or nil; tk is the caller's
+// buffer for the table key (left holding it). wb.mu held.
+func (wb *writeBack) entryLocked(tk *[]byte, db int, key []byte) *wbEntry {
+	*tk = tableKey(*tk, db, key)
+	return wb.table[string(*tk)]
 }
 
 func tableKey(dst []byte, db int, key []byte) []byte {
@@ -219,11 +219,10 @@ func (wb *writeBack) begin(tk *[]byte, db int, key []byte, now time.Time) error 
 	if wb.closed {
 		return errWriteBackClosed
 	}
-	*tk = tableKey(*tk, db, key)
-	e := wb.table[string(*tk)]
+	e := wb.entryLocked(tk, db, key)
 	if e == nil {
-		e = &wbEntry{db: db, key: string(key), since: now}
-		wb.table[e.key2()] = e
+		e = &wbEntry{db: db, key: string(key), id: string(*tk), since: now}
+		wb.table[e.id] = e
 		wb.count.Add(1)
 		wb.pushLocked(e)
 	}
@@ -234,8 +233,6 @@ func (wb *writeBack) begin(tk *[]byte, db int, key []byte, now time.Time) error 
 	return nil
 }
 
-func (e *wbEntry) key2() string { return strconv.Itoa(e.db) + ":" + e.key }
-
 // commit ends begin for a key: seq is the record of its new state. seq 0
 // means the append failed: the state is in the cache but in no record, so
 // the entry stays until it is flushed (unjournaled; the client was told
@@ -243,8 +240,7 @@ func (e *wbEntry) key2() string { return strconv.Itoa(e.db) + ":" + e.key }
 func (wb *writeBack) commit(tk *[]byte, db int, key []byte, seq uint64) {
 	wb.mu.Lock()
 	defer wb.mu.Unlock()
-	*tk = tableKey(*tk, db, key)
-	e := wb.table[string(*tk)]
+	e := wb.entryLocked(tk, db, key)
 	if e == nil {
 		return
 	}
@@ -267,8 +263,7 @@ const maxLinks = 8
 func (wb *writeBack) link(tk *[]byte, db int, key []byte, sc trace.SpanContext) {
 	wb.mu.Lock()
 	defer wb.mu.Unlock()
-	*tk = tableKey(*tk, db, key)
-	if e := wb.table[string(*tk)]; e != nil && len(e.links) < maxLinks {
+	if e := wb.entryLocked(tk, db, key); e != nil && len(e.links) < maxLinks {
 		e.links = append(e.links, sc)
 	}
 }
@@ -278,8 +273,7 @@ func (wb *writeBack) link(tk *[]byte, db int, key []byte, sc trace.SpanContext) 
 func (wb *writeBack) abandon(tk *[]byte, db int, key []byte) {
 	wb.mu.Lock()
 	defer wb.mu.Unlock()
-	*tk = tableKey(*tk, db, key)
-	if e := wb.table[string(*tk)]; e != nil && e.pend {
+	if e := wb.entryLocked(tk, db, key); e != nil && e.pend {
 		e.pend = false
 		if e.seq == 0 && !e.unjournaled {
 			wb.removeLocked(e)
@@ -324,7 +318,7 @@ func (wb *writeBack) removeLocked(e *wbEntry) {
 	}
 	e.gone = true
 	wb.unlinkLocked(e)
-	delete(wb.table, e.key2())
+	delete(wb.table, e.id)
 	wb.count.Add(-1)
 }
 
@@ -351,8 +345,7 @@ func (wb *writeBack) seqOf(tk *[]byte, db int, key []byte) uint64 {
 	}
 	wb.mu.Lock()
 	defer wb.mu.Unlock()
-	*tk = tableKey(*tk, db, key)
-	if e := wb.table[string(*tk)]; e != nil {
+	if e := wb.entryLocked(tk, db, key); e != nil {
 		return max(e.seq, 1)
 	}
 	return 0
@@ -752,8 +745,9 @@ func (r *redisSink) send(_ context.Context, items []wbItem) {
 			switch {
 			case q.Err != nil:
 				it.err = q.Err
-			case len(q.Reply) > 0 && q.Reply[0] == '-':
-				it.err = errors.New(string(trimCRLF(q.Reply)))
+			case isErrorReply(q.Reply):
+				msg, _ := resp.IsError(q.Reply)
+				it.err = errors.New(string(msg))
 			case it.multi && j == spans[i].hi-1:
 				it.err = execError(q.Reply)
 			}
@@ -765,21 +759,19 @@ func (r *redisSink) send(_ context.Context, items []wbItem) {
 func execError(reply []byte) error {
 	elems, null, ok := resp.Elements(reply, nil)
 	if !ok || null {
-		return fmt.Errorf("EXEC failed: %q", trimCRLF(reply))
+		return fmt.Errorf("EXEC failed: %q", reply)
 	}
 	for _, e := range elems {
-		if len(e) > 0 && e[0] == '-' {
-			return errors.New(string(trimCRLF(e)))
+		if msg, isErr := resp.IsError(e); isErr {
+			return errors.New(string(msg))
 		}
 	}
 	return nil
 }
 
-func trimCRLF(b []byte) []byte {
-	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
-		b = b[:len(b)-1]
-	}
-	return b
+func isErrorReply(r []byte) bool {
+	_, ok := resp.IsError(r)
+	return ok
 }
 
 // storeSink flushes into the in-process store, one connection per db.
@@ -806,8 +798,8 @@ func (s *storeSink) send(ctx context.Context, items []wbItem) {
 			do([]byte("MULTI"))
 		}
 		for _, c := range it.cmds {
-			if r := do(c...); len(r) > 0 && r[0] == '-' {
-				it.err = errors.New(string(trimCRLF(r)))
+			if msg, isErr := resp.IsError(do(c...)); isErr {
+				it.err = errors.New(string(msg))
 			}
 		}
 		if it.multi {

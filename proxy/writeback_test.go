@@ -36,6 +36,7 @@ type wbOptions struct {
 	interval  time.Duration
 	dir       string
 	readTO    time.Duration
+	tracing   *telemetry.Tracing
 }
 
 // startWriteBack starts a write-back proxy in front of upstream.
@@ -58,6 +59,7 @@ func startWriteBack(t testing.TB, upstream string, o wbOptions) *wbProxy {
 	p := startProxy(t, Config{
 		Cache:     CacheConfig{Cache: c},
 		WriteBack: &WriteBackConfig{Journal: j, FlushInterval: o.interval, FlushTimeout: 2 * time.Second},
+		Telemetry: Telemetry{Tracing: o.tracing},
 	}, redis.Config{Addrs: []string{upstream}, ReadTimeout: o.readTO, DialTimeout: time.Second})
 	// Hash writes are written back once the upstream's listpack limits are
 	// known (read at startup); until then they are written through.
@@ -377,21 +379,7 @@ func TestWriteBackSpans(t *testing.T) {
 	}
 	t.Cleanup(func() { tr.Shutdown(context.Background()) })
 	up := redistest.Start(t)
-	j, err := journal.Open(context.Background(), journal.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { j.Close() })
-	c, err := cache.New(cache.Config{MaxMemory: 16 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	p := startProxy(t, Config{
-		Cache:     CacheConfig{Cache: c},
-		WriteBack: &WriteBackConfig{Journal: j},
-		Telemetry: Telemetry{Tracing: tr},
-	}, redis.Config{Addrs: []string{up.Addr()}})
+	p := startWriteBack(t, up.Addr(), wbOptions{tracing: tr})
 	conn := redistest.Dial(t, p.Addr)
 	if got := conn.DoString("SET", "traced", "1"); got != "+OK\r\n" {
 		t.Fatalf("SET = %q", got)
